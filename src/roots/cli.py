@@ -1,0 +1,106 @@
+"""The `roots` command: one subcommand per stage, generated from typed configs.
+
+Each subcommand is a function `run(config: SomeConfig)` in its stage package. Its flags are the
+config dataclass's fields (nested ones dotted), `--config FILE.yaml` loads a saved config and flags
+override it. Modules are imported only when their command runs, so `roots --help` is instant and a
+missing optional dependency only affects the commands that need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from roots.common.config import ConfigError, add_arguments, from_args, load_yaml
+from roots.common.errors import UserError
+
+# command words -> ("module:function", one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+}
+
+
+def _resolve(target: str) -> Callable[..., Any]:
+    module_name, attr = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        missing = getattr(e, "name", None) or str(e)
+        raise UserError(
+            f"this command needs the optional dependency {missing!r}; install roots with "
+            f"`pip install -e '.[all]'`"
+        ) from e
+    return getattr(module, attr)
+
+
+def _config_class(fn: Callable[..., Any]) -> type:
+    hints = typing.get_type_hints(fn)
+    params = [p for p in fn.__code__.co_varnames[: fn.__code__.co_argcount]]
+    return hints[params[0]]
+
+
+def _print_overview() -> None:
+    print("usage: roots COMMAND [options]   (roots COMMAND --help for the options of each)\n")
+    print("commands:")
+    width = max((len(k) for k in COMMANDS), default=0)
+    for words, (_, help_text) in COMMANDS.items():
+        print(f"  {words:<{width}}  {help_text}")
+
+
+def _match(argv: list[str]) -> tuple[str, list[str]] | None:
+    """Longest command (possibly several words, e.g. `tokenizer train`) that prefixes argv."""
+    for n in (3, 2, 1):
+        words = " ".join(argv[:n])
+        if len(argv) >= n and words in COMMANDS:
+            return words, argv[n:]
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        _print_overview()
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from roots import __version__
+
+        print(f"roots {__version__}")
+        return 0
+    matched = _match(argv)
+    if matched is None:
+        groups = sorted({k.split()[0] for k in COMMANDS if k.startswith(argv[0] + " ")})
+        if groups:
+            print(f"roots {argv[0]}: choose one of: " + ", ".join(
+                k for k in COMMANDS if k.startswith(argv[0] + " ")), file=sys.stderr)
+        else:
+            print(f"roots: unknown command {argv[0]!r}\n", file=sys.stderr)
+            _print_overview()
+        return 2
+    words, rest = matched
+    target, help_text = COMMANDS[words]
+    try:
+        fn = _resolve(target)
+        cls = _config_class(fn)
+        parser = argparse.ArgumentParser(prog=f"roots {words}", description=help_text,
+                                         argument_default=argparse.SUPPRESS)
+        parser.add_argument("--config", default=None, metavar="FILE.yaml",
+                            help="a saved config; flags given here override its values")
+        add_arguments(parser, cls)
+        args = parser.parse_args(rest)
+        base = load_yaml(args.config) if args.config else {}
+        config = from_args(cls, args, base=base)
+        result = fn(config)
+    except (UserError, ConfigError, FileNotFoundError) as e:
+        print(f"roots {words}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"roots {words}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Curation: crawl -> clean corpus (readers, extraction, language ID, filters, dedup, writers)."""
