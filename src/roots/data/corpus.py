@@ -1,0 +1,71 @@
+"""Reading roots' own corpus shards: the artifact `roots curate` writes and later stages read.
+
+A corpus is a folder (or a single file) of shards: `*.jsonl.zst` (default), `*.jsonl`, `*.jsonl.gz`
+or `*.parquet`, each record `{"id", "text", "metadata"}`. Curated outputs keep their shards in
+`OUT/data/`; passing `OUT` itself works too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from roots.common.errors import UserError
+from roots.common.io import open_text
+from roots.data.document import Document
+
+SHARD_SUFFIXES = (".jsonl.zst", ".jsonl.gz", ".jsonl", ".parquet")
+
+
+def corpus_files(path: str | os.PathLike) -> list[Path]:
+    """The shards of a corpus, sorted; a curate output folder resolves to its `data/` subfolder."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.exists():
+        raise UserError(f"corpus not found: {path}")
+    if (path / "data").is_dir():
+        path = path / "data"
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(SHARD_SUFFIXES)
+                   and not p.name.startswith("."))
+    if not files:
+        raise UserError(f"no corpus shards ({', '.join(SHARD_SUFFIXES)}) under {path}")
+    return files
+
+
+def iter_shard(path: str | os.PathLike, skipped: Counter | None = None) -> Iterator[Document]:
+    """Documents of one shard. Undecodable or malformed records are counted in `skipped`, not fatal."""
+    path = Path(path)
+    skipped = skipped if skipped is not None else Counter()
+    if path.name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(columns=None):
+            for record in batch.to_pylist():
+                if not isinstance(record.get("text"), str):
+                    skipped["bad_record"] += 1
+                    continue
+                yield Document.from_record(record)
+        return
+    with open_text(path) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record.get("text"), str):
+                    raise ValueError("no text field")
+                if "\ufffd" in line and "\\ufffd" not in line:
+                    skipped["invalid_utf8_repaired"] += 1
+                yield Document.from_record(record)
+            except (ValueError, AttributeError, KeyError):
+                skipped["bad_json_line"] += 1
+
+
+def iter_corpus(path: str | os.PathLike, skipped: Counter | None = None) -> Iterator[Document]:
+    """Every document of a corpus, shard by shard."""
+    for shard in corpus_files(path):
+        yield from iter_shard(shard, skipped)
