@@ -26,6 +26,8 @@ from roots.data.document import Document
 RejectSink = Callable[[Document, str], None]
 
 _MAX_ERROR_SAMPLES = 5
+_MAX_EXAMPLES_PER_REASON = 3  # dropped documents kept (truncated) in stats for the funnel report
+_EXAMPLE_CHARS = 300
 
 
 @dataclass
@@ -40,6 +42,12 @@ class StepStats:
     time_s: float = 0.0
     dropped: Counter = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)  # a few messages of unexpected exceptions
+    examples: dict[str, list[dict]] = field(default_factory=dict)  # reason -> a few dropped docs
+
+    def add_example(self, reason: str, doc: Document) -> None:
+        kept = self.examples.setdefault(reason, [])
+        if len(kept) < _MAX_EXAMPLES_PER_REASON:
+            kept.append({"id": doc.id, "url": doc.metadata.get("url"), "text": doc.text[:_EXAMPLE_CHARS]})
 
     def merge(self, other: StepStats) -> StepStats:
         self.docs_in += other.docs_in
@@ -49,6 +57,9 @@ class StepStats:
         self.time_s += other.time_s
         self.dropped.update(other.dropped)
         self.errors = (self.errors + other.errors)[:_MAX_ERROR_SAMPLES]
+        for reason, docs in other.examples.items():
+            kept = self.examples.setdefault(reason, [])
+            kept.extend(docs[: _MAX_EXAMPLES_PER_REASON - len(kept)])
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,6 +73,7 @@ class StepStats:
             "docs_per_s": round(self.docs_in / self.time_s, 1) if self.time_s > 0 else None,
             "dropped": dict(self.dropped.most_common()),
             "errors": self.errors,
+            "examples": self.examples,
         }
 
     @classmethod
@@ -69,7 +81,7 @@ class StepStats:
         return cls(
             name=d["name"], docs_in=d["docs_in"], docs_out=d["docs_out"], chars_in=d["chars_in"],
             chars_out=d["chars_out"], time_s=d["time_s"], dropped=Counter(d.get("dropped", {})),
-            errors=list(d.get("errors", [])),
+            errors=list(d.get("errors", [])), examples={k: list(v) for k, v in d.get("examples", {}).items()},
         )
 
 
@@ -111,6 +123,7 @@ class Step:
             stats.time_s += clock() - start
             if reason is not None:
                 stats.dropped[reason] += 1
+                stats.add_example(reason, doc)
                 if rejects is not None:
                     rejects(doc, reason)
                 continue
