@@ -20,6 +20,12 @@ from roots.common.errors import UserError
 
 # command words -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "eval bleu": ("roots.eval.mt:bleu", "corpus BLEU (sacrebleu) of a hypothesis file against references"),
+    "eval chrf": ("roots.eval.mt:chrf", "corpus chrF / chrF++ (sacrebleu)"),
+    "eval ter": ("roots.eval.mt:ter", "corpus TER (sacrebleu)"),
+    "eval rouge": ("roots.eval.rouge:rouge", "ROUGE-1/2/L/Lsum (rouge-score), files or JSONL fields"),
+    "eval classification": ("roots.eval.classification:classification",
+                            "accuracy, P/R/F1 (macro, micro, per class), confusion matrix"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Evaluation: perplexity / bits per byte, BLEU / chrF / TER, ROUGE, classification metrics, tasks."""
