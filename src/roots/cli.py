@@ -20,6 +20,8 @@ from roots.common.errors import UserError
 
 # command words -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "curate": ("roots.data.pipeline:curate", "run a curation recipe over WARC/WET/JSONL/Parquet/text inputs"),
+    "quickstart": ("roots.quickstart:quickstart", "the whole job on a built-in corpus that works offline"),
 }
 
 
