@@ -14,7 +14,7 @@ Each step is a one-key mapping `name -> params` or a bare name. Shipped recipes 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

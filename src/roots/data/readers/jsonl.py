@@ -54,7 +54,7 @@ class JsonlReader(_RecordReader):
         with open_binary(path) as f:
             line_no = 0
             try:
-                for line_no, raw in enumerate(f):  # noqa: B007 (line_no is used after a truncation)
+                for line_no, raw in enumerate(f):
                     if not raw.strip():
                         continue
                     try:

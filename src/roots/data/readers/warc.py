@@ -60,7 +60,7 @@ def decode_html(payload: bytes, header_charset: str | None) -> str | None:
 def _open(path: Path) -> IO[bytes]:
     # Python's gzip (not fastwarc's own) so that a truncated member raises EOFError instead of
     # silently ending the iteration
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")  # noqa: SIM115
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
 
 
 def _next_header(stream: IO[bytes], start: int) -> int | None:
@@ -90,7 +90,8 @@ class WarcReader(Reader):
                 try:
                     # every record type is iterated so that `last` tracks the position of the last
                     # good record of any type, which is where resynchronisation starts after an error
-                    for record in ArchiveIterator(stream, parse_http=False):
+                    # auto_decode undoes chunked transfer and gzip/deflate content encodings
+                    for record in ArchiveIterator(stream, parse_http=True, auto_decode="all"):
                         last = base + record.stream_pos
                         if record.record_type == WarcRecordType.response:
                             doc = self._response(record, path, last, skipped)
@@ -131,7 +132,6 @@ class WarcReader(Reader):
         return record.record_id or f"{path.name}/{offset}"
 
     def _response(self, record, path: Path, offset: int, skipped: Counter) -> Document | None:
-        record.parse_http()
         content_type = (record.http_content_type or "").lower()
         if not content_type.startswith(_HTML_TYPES):
             skipped["warc_non_html"] += 1
