@@ -11,7 +11,7 @@ def test_corpus_comes_from_python_itself(tmp_path):
     records = [json.loads(line) for p in paths for line in p.open()]
     ids = [r["id"] for r in records]
     assert len(paths) == 3 and len(ids) == len(set(ids))
-    assert "pydoc/FORMATTING" in ids and sum(i.startswith("stdlib/") for i in ids) == 20
+    assert "pydoc/formatstrings" in ids and sum(i.startswith("stdlib/") for i in ids) == 20
     assert all(r["text"].strip() for r in records)
 
 
