@@ -30,6 +30,7 @@ class Extract(Step):
     deduplicate: bool = True
 
     def setup(self) -> None:
+        self._source = None
         if self.backend == "trafilatura":
             import trafilatura  # noqa: F401 (import once per worker, not per document)
         else:
@@ -53,6 +54,14 @@ class Extract(Step):
     def process(self, doc: Document) -> str | None:
         if doc.metadata.get("content_type") != "text/html":
             return None
+        if self.deduplicate and doc.metadata.get("source") != getattr(self, "_source", None):
+            # trafilatura's `deduplicate` remembers text seen in earlier documents of this process;
+            # forgetting it at each new input file makes the output depend on that file alone, so a
+            # resumed run (or another worker count) extracts exactly what a clean run does
+            from trafilatura.deduplication import LRU_TEST
+
+            LRU_TEST.clear()
+            self._source = doc.metadata.get("source")
         try:
             with time_limit(self.timeout_s):
                 text = self.extract(doc.text)

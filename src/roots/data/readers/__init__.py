@@ -69,7 +69,7 @@ def expand_inputs(paths: Sequence[str | Path]) -> list[Path]:
                 raise UserError(f"{path}: unknown input format; supported: {', '.join(sorted(READERS))}")
             else:
                 found.append(path)
-    unique = sorted(dict.fromkeys(p.resolve() for p in found))
+    unique = sorted(dict.fromkeys(p.absolute() for p in found))  # symlinks stay distinct inputs
     if not unique:
         raise UserError(f"no readable input files in {', '.join(map(str, paths))}")
     return unique
