@@ -165,3 +165,20 @@ def test_rerun_after_kill_9_gives_the_same_documents(tmp_path, shared_data):
     assert stats["reader"]["docs"] == clean_stats["reader"]["docs"] == 181
     assert stats["output"]["docs"] == len(ids)
     assert not list(out.rglob(".*.tmp"))
+
+
+def test_rerun_redoes_an_unfinished_task_from_scratch(tmp_path):
+    for name in "ab":
+        write_jsonl(tmp_path / f"{name}.jsonl", [ENGLISH, FRENCH])
+    config = CurateConfig(recipe="extract", input=[str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")],
+                          output=tmp_path / "out")
+    run_curation(config)
+    clean = sorted(output_ids(tmp_path / "out"))
+    # as if killed while writing task 00001: no marker, a stale shard and a temporary file left behind
+    (tmp_path / "out/work/markers/segment_0/00001.json").unlink()
+    stale = tmp_path / "out/data/00001-0007.jsonl.zst"
+    stale.write_bytes((tmp_path / "out/data/00001-0000.jsonl.zst").read_bytes())
+    (tmp_path / "out/data/.00001-0008.jsonl.zst.tmp").write_bytes(b"partial")
+    stats = run_curation(config)
+    assert not stale.exists() and not list((tmp_path / "out/data").glob(".*.tmp"))
+    assert sorted(output_ids(tmp_path / "out")) == clean and stats["output"]["docs"] == len(clean)

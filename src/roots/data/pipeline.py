@@ -101,7 +101,7 @@ def _counted(docs: Iterator[Document], counter: list[int]) -> Iterator[Document]
 
 def _remove_partial(segment: Segment, name: str) -> None:
     """Delete what a killed attempt at this task may have left: shards and temporary files."""
-    dirs = [segment.out_dir, *(segment.root / "rejects").glob("*")]
+    dirs = [segment.out_dir, *(segment.root / "rejects" / step.name for step in segment.steps)]
     for directory in dirs:
         for path in [*directory.glob(f"{name}-*"), *directory.glob(f".{name}-*.tmp")]:
             path.unlink(missing_ok=True)
