@@ -36,7 +36,7 @@ class CurateConfig:
     """Run a curation recipe over input files."""
 
     recipe: str = field(metadata={"help": "a shipped recipe name (extract, ...) or the path of a recipe YAML"})
-    input: list[str] = field(metadata={"help": "input files, folders (recursive) or globs, comma-separated"})
+    input: list[str] = field(metadata={"help": "input files, folders (recursive) or globs (several, or comma-separated)"})
     output: Path = field(metadata={"help": "output folder (rerun the same command to resume)"})
     workers: int = field(default=1, metadata={"help": "worker processes"})
     format: Format = field(default="jsonl", metadata={"help": "output shard format"})
@@ -182,11 +182,13 @@ def _run_segment(segment: Segment, tasks: list[Task], workers: int, docs_done: l
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="file", file=sys.stderr,
                desc=f"curate segment {segment.index}", disable=None)
     names = {t.path: t.name for t in todo}
+    segment_docs = 0
     for result in LocalExecutor(workers).imap(_run_task, todo, _init_worker, (segment,)):
         results[names[Path(result["input"])]] = result
-        docs_done[0] += result["reader"]["docs"]
+        segment_docs += result["reader"]["docs"]
         bar.update(1)
-        bar.set_postfix(docs_per_s=f"{docs_done[0] / max(time.perf_counter() - start, 1e-9):.1f}")
+        bar.set_postfix(docs_per_s=f"{segment_docs / max(time.perf_counter() - start, 1e-9):.1f}")
+    docs_done[0] += segment_docs
     bar.close()
     return [results[t.name] for t in tasks]
 
