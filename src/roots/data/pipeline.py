@@ -188,7 +188,8 @@ def _run_segment(segment: Segment, tasks: list[Task], workers: int, docs_done: l
         segment_docs += result["reader"]["docs"]
         bar.update(1)
         bar.set_postfix(docs_per_s=f"{segment_docs / max(time.perf_counter() - start, 1e-9):.1f}")
-    docs_done[0] += segment_docs
+    if segment.index == 0:  # docs/s of the job counts input documents once, not once per segment
+        docs_done[0] += segment_docs
     bar.close()
     return [results[t.name] for t in tasks]
 
