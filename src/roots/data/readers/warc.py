@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,10 +108,10 @@ class WarcReader(Reader):
                 except EOFError:
                     skipped["gzip_truncated"] += 1
                     return
-                except (OSError, ValueError) as e:
-                    if isinstance(e, gzip.BadGzipFile):
-                        skipped["gzip_corrupt"] += 1
-                        return
+                except (gzip.BadGzipFile, zlib.error):
+                    skipped["gzip_corrupt"] += 1
+                    return
+                except (OSError, ValueError):
                     skipped["warc_malformed_record"] += 1
                     try:
                         resume = _next_header(stream, max(last + 1, base + 1))
