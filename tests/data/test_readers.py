@@ -163,3 +163,14 @@ def test_expand_inputs(tmp_path):
         expand_inputs([tmp_path / "missing.warc.gz"])
     with pytest.raises(UserError, match="unknown input format"):
         expand_inputs([tmp_path / "sub" / "readme.pdf"])
+
+
+def test_warc_corrupt_gzip_bytes_are_a_counted_skip(tmp_path, shared_data):
+    data = bytearray((shared_data / "web/warc/dolma_sample-0000.warc.gz").read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)
+    path = tmp_path / "corrupt.warc.gz"
+    path.write_bytes(bytes(data))
+    docs, skipped = read(path)
+    assert 0 < len(docs) < 22
+    assert set(skipped) <= {"gzip_corrupt", "warc_malformed_record", "gzip_truncated"} and skipped
