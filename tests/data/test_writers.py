@@ -24,7 +24,7 @@ def test_shards_by_size_and_round_trip(tmp_path, fmt):
 
 
 def test_jsonl_zst_loads_with_datasets(tmp_path):
-    from datasets import load_dataset
+    load_dataset = pytest.importorskip("datasets").load_dataset
 
     with ShardWriter(tmp_path, "00000", "jsonl", max_shard_bytes=5_000) as writer:
         for doc in docs(30):
