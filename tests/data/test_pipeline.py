@@ -182,3 +182,12 @@ def test_rerun_redoes_an_unfinished_task_from_scratch(tmp_path):
     stats = run_curation(config)
     assert not stale.exists() and not list((tmp_path / "out/data").glob(".*.tmp"))
     assert sorted(output_ids(tmp_path / "out")) == clean and stats["output"]["docs"] == len(clean)
+
+
+def test_limit_reads_at_most_n_documents_per_input(tmp_path):
+    for name in "ab":
+        write_jsonl(tmp_path / f"{name}.jsonl", [ENGLISH, ENGLISH + " Twice.", ENGLISH + " Thrice."])
+    config = CurateConfig(recipe="extract", input=[str(tmp_path)], output=tmp_path / "out", limit=2)
+    run_curation(config)
+    stats = run_curation(config)  # the output folder sits inside the input folder: never read back
+    assert stats["inputs"] == 2 and stats["reader"]["docs"] == 4 and sorted(output_ids(tmp_path / "out")) == ["a-0", "a-1", "b-0", "b-1"]

@@ -18,7 +18,8 @@ class Extract(Step):
     """Replace the HTML of `text/html` documents by their main text; other documents pass unchanged.
 
     Drop reasons: `extract_timeout` (the page took longer than `timeout_s`), `extract_empty` (no main
-    text found).
+    text found). The time limit is a SIGALRM, checked between Python bytecodes: a single long call into
+    lxml can overrun it, which is why readers also cap the document size (`--reader.max-doc-mb`).
     """
 
     name: ClassVar[str] = "extract"

@@ -225,10 +225,13 @@ def _merge_stats(recipe: Recipe, n_inputs: int, per_segment: list[list[dict]], s
 
 def run_curation(config: CurateConfig) -> dict[str, Any]:
     """Run (or resume) a curation job; returns the stats written to OUT/stats.json."""
-    inputs = expand_inputs(config.input)  # a missing input fails here, before any work
+    out = Path(config.output)
+    # a missing input fails here, before any work; an output folder inside an input folder is not input
+    inputs = [p for p in expand_inputs(config.input) if out.absolute() not in p.parents]
+    if not inputs:
+        raise UserError(f"no input files outside the output folder {out}")
     recipe = load_recipe(config.recipe)
     steps = recipe.build_steps()
-    out = Path(config.output)
     _check_same_run(out, {"recipe": recipe.to_dict(), "inputs": [str(p) for p in inputs],
                           "format": config.format, "limit": config.limit,
                           "reader": vars(config.reader).copy()})
