@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval rouge": ("roots.eval.rouge:rouge", "ROUGE-1/2/L/Lsum (rouge-score), files or JSONL fields"),
     "eval classification": ("roots.eval.classification:classification",
                             "accuracy, P/R/F1 (macro, micro, per class), confusion matrix"),
+    "curate": ("roots.data.pipeline:curate", "run a curation recipe over WARC/WET/JSONL/Parquet/text inputs"),
+    "quickstart": ("roots.quickstart:quickstart", "the whole job on a built-in corpus that works offline"),
 }
 
 

@@ -45,6 +45,8 @@ def test_cli_flags_override_yaml_base():
     args = parser.parse_args(["--model.n-layer", "6", "--compile", "--tags", "a,b"])
     cfg = from_args(Outer, args, base={"name": "from-yaml", "lr": 0.1})
     assert (cfg.name, cfg.lr, cfg.compile, cfg.tags, cfg.model.n_layer) == ("from-yaml", 0.1, True, ["a", "b"], 6)
+    args = parser.parse_args(["--tags", "a", "b,c"])  # list flags take several words too
+    assert from_args(Outer, args, base={"name": "x"}).tags == ["a", "b", "c"]
 
 
 def test_missing_required_flag():

@@ -192,6 +192,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "") 
                                   "help": "; ".join(p for p in parts if p)}
         if inner is bool:
             kwargs.update(nargs="?", const="true", metavar="BOOL")
+        elif get_origin(inner) in (list, tuple):
+            kwargs.update(nargs="+", metavar=f.name.upper())  # --input a b, or --input a,b
         else:
             kwargs["metavar"] = f.name.upper()
         names = [flag] if flag == "--" + dotted else [flag, "--" + dotted]
@@ -208,6 +210,8 @@ def from_args(cls: type[T], args: argparse.Namespace, base: dict[str, Any] | Non
         *parents, leaf = dotted.split(".")
         for p in parents:
             node = node.setdefault(p, {})
+        if isinstance(value, list):  # nargs="+": each word may itself be comma-separated
+            value = [v for item in value for v in item.split(",") if v != ""]
         node[leaf] = value
     missing = [f.name for f in dataclasses.fields(cls)
                if f.init and _default_repr(f) is dataclasses.MISSING and f.name not in data]

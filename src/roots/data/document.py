@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,4 +36,7 @@ class Document:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Document:
-        return cls(text=record["text"], id=str(record["id"]), metadata=dict(record.get("metadata") or {}))
+        metadata = record.get("metadata") or {}
+        if isinstance(metadata, str):  # Parquet shards keep metadata as a JSON string
+            metadata = json.loads(metadata)
+        return cls(text=record["text"], id=str(record["id"]), metadata=dict(metadata))

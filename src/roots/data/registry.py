@@ -13,6 +13,9 @@ from roots.common.errors import UserError
 from roots.data.base import Step
 
 STEPS: dict[str, str] = {
+    "extract": "roots.data.extract:Extract",
+    "langid": "roots.data.langid:LanguageFilter",
+    "length": "roots.data.filters.length:LengthFilter",
 }
 
 

@@ -1,0 +1,1 @@
+"""Executors run one function over many tasks: locally in processes (local.py)."""

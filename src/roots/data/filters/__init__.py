@@ -1,0 +1,1 @@
+"""Document filters: one small class per rule, registered in roots.data.registry."""

@@ -1,0 +1,280 @@
+"""`roots curate`: reader -> recipe steps -> writer over every input file, resumable after kill -9.
+
+Each input file is one task. A task writes its shards under their final names (atomically) and then a
+completion marker holding its counts; a rerun skips tasks with a marker and redoes the others from
+scratch after deleting their partial shards, so no document is lost or written twice.
+
+Steps with `needs_corpus = True` split the recipe into segments: segment k writes intermediate shards to
+OUT/stages/<k>/, the corpus step's `prepare` sees all of them, and segment k+1 (starting with that step)
+reads them. Every segment has its own markers.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from roots.common.errors import UserError
+from roots.common.io import read_json, write_json
+from roots.common.records import write_run_record
+from roots.data.base import Step, StepStats
+from roots.data.corpus import iter_shard
+from roots.data.document import Document
+from roots.data.executors.local import LocalExecutor
+from roots.data.readers import ReaderOptions, expand_inputs, reader_for
+from roots.data.recipe import Recipe, load_recipe
+from roots.data.writers import SUFFIX, Format, ShardWriter
+
+
+@dataclass
+class CurateConfig:
+    """Run a curation recipe over input files."""
+
+    recipe: str = field(metadata={"help": "a shipped recipe name (extract, ...) or the path of a recipe YAML"})
+    input: list[str] = field(metadata={"help": "input files, folders (recursive) or globs (several, or comma-separated)"})
+    output: Path = field(metadata={"help": "output folder (rerun the same command to resume)"})
+    workers: int = field(default=1, metadata={"help": "worker processes"})
+    format: Format = field(default="jsonl", metadata={"help": "output shard format"})
+    write_rejects: bool = field(default=False, metadata={"help": "also write dropped documents to OUT/rejects/"})
+    limit: int = field(default=0, metadata={"help": "read at most N documents per input file (0: all)"})
+    shard_mb: float = field(default=256.0, metadata={"help": "start a new output shard after this many MB"})
+    reader: ReaderOptions = field(default_factory=ReaderOptions)
+
+
+@dataclass
+class Segment:
+    """One stretch of the recipe between corpus-wide steps; picklable, sent once to each worker."""
+
+    index: int
+    steps: list[Step]
+    root: Path  # OUT
+    out_dir: Path
+    format: Format
+    max_shard_bytes: int
+    reader: ReaderOptions | None  # None: the inputs are roots shards of the previous segment
+    limit: int = 0
+    write_rejects: bool = False
+
+    @property
+    def markers(self) -> Path:
+        return self.root / "work" / "markers" / f"segment_{self.index}"
+
+
+@dataclass
+class Task:
+    name: str  # prefix of its output shards and the name of its marker
+    path: Path
+
+
+def split_segments(steps: list[Step]) -> list[list[Step]]:
+    """Cut the step list before every corpus-wide step."""
+    segments: list[list[Step]] = [[]]
+    for step in steps:
+        if step.needs_corpus and segments[-1]:
+            segments.append([])
+        segments[-1].append(step)
+    return segments
+
+
+# ------------------------------------------------------------------------------------- in the worker
+
+_SEGMENT: Segment | None = None
+
+
+def _init_worker(segment: Segment) -> None:
+    global _SEGMENT
+    _SEGMENT = segment
+    for step in segment.steps:
+        step.setup()
+
+
+def _counted(docs: Iterator[Document], counter: list[int]) -> Iterator[Document]:
+    for doc in docs:
+        counter[0] += 1
+        yield doc
+
+
+def _remove_partial(segment: Segment, name: str) -> None:
+    """Delete what a killed attempt at this task may have left: shards and temporary files."""
+    dirs = [segment.out_dir, *(segment.root / "rejects" / step.name for step in segment.steps)]
+    for directory in dirs:
+        for path in [*directory.glob(f"{name}-*"), *directory.glob(f".{name}-*.tmp")]:
+            path.unlink(missing_ok=True)
+
+
+def _run_task(task: Task) -> dict[str, Any]:
+    segment = _SEGMENT
+    assert segment is not None, "worker not initialised"
+    start = time.perf_counter()
+    _remove_partial(segment, task.name)
+    skipped: Counter = Counter()
+    n_read = [0]
+    if segment.reader is not None:
+        docs = reader_for(task.path, segment.reader).read(task.path, skipped, limit=segment.limit)
+    else:
+        docs = iter_shard(task.path, skipped)
+    docs = _counted(docs, n_read)
+
+    rejects: dict[str, ShardWriter] = {}
+
+    def reject(doc: Document, reason: str, step: str) -> None:
+        if step not in rejects:
+            rejects[step] = ShardWriter(segment.root / "rejects" / step, task.name, "jsonl")
+        doc.metadata["reject_reason"] = reason
+        rejects[step].write(doc)
+
+    stats = [StepStats(step.name) for step in segment.steps]
+    for step, step_stats in zip(segment.steps, stats):
+        sink = (lambda d, r, s=step.name: reject(d, r, s)) if segment.write_rejects else None
+        docs = step.run(docs, step_stats, sink)
+    with ShardWriter(segment.out_dir, task.name, segment.format, segment.max_shard_bytes) as writer:
+        for doc in docs:
+            writer.write(doc)
+    reject_shards = [s for w in rejects.values() for s in w.close()]
+    relative = [{**s, "path": str(Path(s["path"]).relative_to(segment.root))} for s in writer.shards]
+    result = {
+        "input": str(task.path),
+        "reader": {"docs": n_read[0], "skipped": dict(skipped)},
+        "steps": [s.to_dict() for s in stats],
+        "output": {"docs": sum(s["docs"] for s in relative), "chars": sum(s["chars"] for s in relative),
+                   "shards": relative},
+        "rejects": [str(Path(s["path"]).relative_to(segment.root)) for s in reject_shards],
+        "time_s": round(time.perf_counter() - start, 3),
+    }
+    write_json(segment.markers / f"{task.name}.json", result)  # the completion marker, written last
+    return result
+
+
+# ------------------------------------------------------------------------------------- in the driver
+
+
+def _check_same_run(out: Path, identity: dict[str, Any]) -> None:
+    """A rerun into the same folder must be the same job, or resuming would mix two runs."""
+    path = out / "work" / "job.json"
+    if path.exists():
+        previous = read_json(path)
+        if previous != identity:
+            changed = sorted(k for k in identity if previous.get(k) != identity.get(k))
+            raise UserError(f"{out} holds a different curate run (changed: {', '.join(changed)}); "
+                            f"use a new --output folder or delete {out}")
+    else:
+        write_json(path, identity)
+
+
+def _run_segment(segment: Segment, tasks: list[Task], workers: int, docs_done: list[int]
+                 ) -> list[dict[str, Any]]:
+    from tqdm import tqdm
+
+    results: dict[str, dict[str, Any]] = {}
+    todo = []
+    for task in tasks:
+        marker = segment.markers / f"{task.name}.json"
+        if marker.exists():
+            results[task.name] = read_json(marker)
+        else:
+            todo.append(task)
+    start = time.perf_counter()
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="file", file=sys.stderr,
+               desc=f"curate segment {segment.index}", disable=None)
+    names = {t.path: t.name for t in todo}
+    segment_docs = 0
+    for result in LocalExecutor(workers).imap(_run_task, todo, _init_worker, (segment,)):
+        results[names[Path(result["input"])]] = result
+        segment_docs += result["reader"]["docs"]
+        bar.update(1)
+        bar.set_postfix(docs_per_s=f"{segment_docs / max(time.perf_counter() - start, 1e-9):.1f}")
+    if segment.index == 0:  # docs/s of the job counts input documents once, not once per segment
+        docs_done[0] += segment_docs
+    bar.close()
+    return [results[t.name] for t in tasks]
+
+
+def _merge_stats(recipe: Recipe, n_inputs: int, per_segment: list[list[dict]], segments: list[Segment],
+                 elapsed: float, docs_this_run: int) -> dict[str, Any]:
+    reader_skipped: Counter = Counter()
+    for r in per_segment[0]:
+        reader_skipped.update(r["reader"]["skipped"])
+    for results in per_segment[1:]:  # intermediate shards are roots' own: problems there are counted too
+        for r in results:
+            reader_skipped.update({f"stage_{k}": v for k, v in r["reader"]["skipped"].items()})
+    steps = []
+    for segment, results in zip(segments, per_segment):
+        for i, step in enumerate(segment.steps):
+            merged = StepStats(step.name)
+            for r in results:
+                merged.merge(StepStats.from_dict(r["steps"][i]))
+            steps.append(merged.to_dict())
+    final = per_segment[-1]
+    return {
+        "recipe": recipe.name,
+        "inputs": n_inputs,
+        "reader": {"docs": sum(r["reader"]["docs"] for r in per_segment[0]), "skipped": dict(reader_skipped)},
+        "steps": steps,
+        "output": {"docs": sum(r["output"]["docs"] for r in final),
+                   "chars": sum(r["output"]["chars"] for r in final),
+                   "shards": [s["path"] for r in final for s in r["output"]["shards"]]},
+        "time_s": round(elapsed, 3),
+        "docs_per_s": round(docs_this_run / elapsed, 1) if elapsed > 0 else None,
+    }
+
+
+def run_curation(config: CurateConfig) -> dict[str, Any]:
+    """Run (or resume) a curation job; returns the stats written to OUT/stats.json."""
+    out = Path(config.output)
+    # a missing input fails here, before any work; an output folder inside an input folder is not input
+    inputs = [p for p in expand_inputs(config.input) if out.absolute() not in p.parents]
+    if not inputs:
+        raise UserError(f"no input files outside the output folder {out}")
+    recipe = load_recipe(config.recipe)
+    steps = recipe.build_steps()
+    _check_same_run(out, {"recipe": recipe.to_dict(), "inputs": [str(p) for p in inputs],
+                          "format": config.format, "limit": config.limit,
+                          "reader": vars(config.reader).copy()})
+    start = time.perf_counter()
+    docs_done = [0]
+    groups = split_segments(steps)
+    segments, per_segment = [], []
+    tasks = [Task(f"{i:05d}", p) for i, p in enumerate(inputs)]
+    for k, group in enumerate(groups):
+        final = k == len(groups) - 1
+        segment = Segment(
+            index=k, steps=group, root=out, out_dir=out / "data" if final else out / "stages" / str(k),
+            format=config.format if final else "jsonl", max_shard_bytes=int(config.shard_mb * (1 << 20)),
+            reader=config.reader if k == 0 else None, limit=config.limit if k == 0 else 0,
+            write_rejects=config.write_rejects,
+        )
+        if k > 0:
+            shards = [out / s["path"] for r in per_segment[-1] for s in r["output"]["shards"]]
+            group[0].prepare(shards, work_dir=out / "work" / group[0].name, workers=config.workers)
+            tasks = [Task(f"{i:05d}", p) for i, p in enumerate(shards)]
+        per_segment.append(_run_segment(segment, tasks, config.workers, docs_done))
+        segments.append(segment)
+    stats = _merge_stats(recipe, len(inputs), per_segment, segments, time.perf_counter() - start, docs_done[0])
+    write_json(out / "stats.json", stats)
+    write_run_record(out, "curate", config, recipe=recipe.to_dict(), inputs=[str(p) for p in inputs],
+                     output={k: stats["output"][k] for k in ("docs", "chars")}, time_s=stats["time_s"])
+    try:
+        from roots.data.report import write_report
+    except ImportError:
+        pass
+    else:
+        write_report(out)
+    return stats
+
+
+def curate(config: CurateConfig) -> int:
+    """CLI entry point of `roots curate`."""
+    stats = run_curation(config)
+    skipped = sum(stats["reader"]["skipped"].values())
+    print(f"curate: {stats['reader']['docs']} documents read ({skipped} skipped) from {stats['inputs']} files, "
+          f"{stats['output']['docs']} kept in {len(stats['output']['shards'])} shard(s) "
+          f"-> {Path(config.output) / 'data'} ({config.format}; stats.json, run.json)")
+    return 0
+
+
+__all__ = ["SUFFIX", "CurateConfig", "curate", "run_curation"]

@@ -1,0 +1,155 @@
+"""WARC / WET reader (fastwarc): HTML responses become documents holding the decoded HTML.
+
+WET conversion records are read as plain text. A malformed record in the middle of a file is counted
+and skipped: reading resumes at the next `WARC/1.x` header. A truncated gzip member ends the file with
+a counted skip; the records before it are kept.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from roots.data.document import Document
+from roots.data.readers.base import Reader
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.IGNORECASE)
+_MAX_REPLACED = 0.01  # a page with more than 1% undecodable characters is skipped, not kept as mojibake
+_RESYNC_CHUNK = 1 << 16
+
+
+def _codec(name: str | None) -> str | None:
+    """A Python codec name for a declared charset, or None when unknown."""
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name.strip().strip("\"'").lower()).name
+    except LookupError:
+        return None
+
+
+def decode_html(payload: bytes, header_charset: str | None) -> str | None:
+    """Decode an HTML payload: HTTP header charset, then <meta charset>, then UTF-8, then cp1252
+    (the web's de facto default) when nothing was declared. Returns None when the bytes do not decode."""
+    meta = _META_CHARSET.search(payload[:4096])
+    declared = [c for c in (_codec(header_charset), _codec(meta.group(1).decode("ascii", "ignore"))
+                            if meta else None) if c]
+    for codec in dict.fromkeys([*declared, "utf-8"]):
+        try:
+            return payload.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    if not declared:
+        try:
+            return payload.decode("cp1252")
+        except UnicodeDecodeError:
+            pass
+    # declared charsets are often wrong by a few bytes: keep the page if the damage is small
+    text = payload.decode(declared[0] if declared else "utf-8", errors="replace")
+    if text.count("\ufffd") > _MAX_REPLACED * max(len(text), 1):
+        return None
+    return text
+
+
+def _open(path: Path) -> IO[bytes]:
+    # Python's gzip (not fastwarc's own) so that a truncated member raises EOFError instead of
+    # silently ending the iteration
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+
+
+def _next_header(stream: IO[bytes], start: int) -> int | None:
+    """Offset of the first `WARC/1.` line at or after `start` (used to resynchronise)."""
+    stream.seek(start)
+    pos, tail = start, b""
+    while chunk := stream.read(_RESYNC_CHUNK):
+        buf = tail + chunk
+        for marker in (b"\nWARC/1.", b"\rWARC/1."):
+            i = buf.find(marker)
+            if i >= 0:
+                return pos - len(tail) + i + 1
+        tail = buf[-8:]
+        pos += len(chunk)
+    return None
+
+
+class WarcReader(Reader):
+    """WARC responses (HTML only) and WET conversion records."""
+
+    def _read(self, path: Path, skipped: Counter) -> Iterator[Document]:
+        from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+        with _open(path) as stream:
+            base, last = 0, -1
+            while True:
+                try:
+                    # every record type is iterated so that `last` tracks the position of the last
+                    # good record of any type, which is where resynchronisation starts after an error
+                    # auto_decode undoes chunked transfer and gzip/deflate content encodings
+                    for record in ArchiveIterator(stream, parse_http=True, auto_decode="all"):
+                        last = base + record.stream_pos
+                        if record.record_type == WarcRecordType.response:
+                            doc = self._response(record, path, last, skipped)
+                        elif record.record_type == WarcRecordType.conversion:
+                            doc = self._conversion(record, path, last, skipped)
+                        else:
+                            if record.record_type == WarcRecordType.revisit:
+                                skipped["warc_revisit"] += 1
+                            continue
+                        if doc is not None:
+                            yield doc
+                    return
+                except EOFError:
+                    skipped["gzip_truncated"] += 1
+                    return
+                except (gzip.BadGzipFile, zlib.error):
+                    skipped["gzip_corrupt"] += 1
+                    return
+                except (OSError, ValueError):
+                    skipped["warc_malformed_record"] += 1
+                    try:
+                        resume = _next_header(stream, max(last + 1, base + 1))
+                    except (EOFError, OSError):
+                        skipped["gzip_truncated"] += 1
+                        return
+                    if resume is None:
+                        return
+                    stream.seek(resume)
+                    base, last = resume, resume
+
+    def _meta(self, record, path: Path) -> dict:
+        url = record.headers.get("WARC-Target-URI", "") or ""
+        if url.startswith("<") and url.endswith(">"):  # WARC 1.1 drafts wrap the URI (dolma's crawls)
+            url = url[1:-1]
+        return {"url": url, "date": record.headers.get("WARC-Date"), "source": path.name}
+
+    def _doc_id(self, record, path: Path, offset: int) -> str:
+        return record.record_id or f"{path.name}/{offset}"
+
+    def _response(self, record, path: Path, offset: int, skipped: Counter) -> Document | None:
+        content_type = (record.http_content_type or "").lower()
+        if not content_type.startswith(_HTML_TYPES):
+            skipped["warc_non_html"] += 1
+            return None
+        text = decode_html(record.reader.read(), record.http_charset)
+        if text is None:
+            skipped["undecodable_bytes"] += 1
+            return None
+        meta = self._meta(record, path) | {"content_type": "text/html"}
+        return Document(text=text, id=self._doc_id(record, path, offset), metadata=meta)
+
+    def _conversion(self, record, path: Path, offset: int, skipped: Counter) -> Document | None:
+        payload = record.reader.read()
+        try:
+            text = payload.decode("utf-8")  # WET text is always UTF-8
+        except UnicodeDecodeError:
+            skipped["undecodable_bytes"] += 1
+            return None
+        meta = self._meta(record, path) | {"content_type": "text/plain"}
+        return Document(text=text, id=self._doc_id(record, path, offset), metadata=meta)

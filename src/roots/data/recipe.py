@@ -1,0 +1,85 @@
+"""Recipes: YAML files listing steps and their parameters.
+
+```yaml
+name: extract
+description: one line
+steps:
+  - extract: {backend: trafilatura}
+  - langid: {min_score: 0.65}
+```
+Each step is a one-key mapping `name -> params` or a bare name. Shipped recipes live in
+`roots/data/recipes/<name>.yaml` and load by name; any other YAML loads by path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from roots.common.config import ConfigError, load_yaml
+from roots.common.errors import UserError
+from roots.data.base import Step
+from roots.data.registry import build_step
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+
+
+@dataclass
+class Recipe:
+    name: str
+    steps: list[tuple[str, dict[str, Any]]]
+    description: str = ""
+    path: str | None = None
+
+    def build_steps(self) -> list[Step]:
+        """Instantiate every step (parameters are validated against the step's fields)."""
+        try:
+            return [build_step(name, params) for name, params in self.steps]
+        except ConfigError as e:
+            raise UserError(f"recipe {self.name!r}: {e}") from e
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description,
+                "steps": [{name: params} for name, params in self.steps]}
+
+
+def shipped_recipes() -> list[str]:
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def _parse_step(item: Any, where: str) -> tuple[str, dict[str, Any]]:
+    if isinstance(item, str):
+        return item, {}
+    if isinstance(item, dict) and len(item) == 1:
+        ((name, params),) = item.items()
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise UserError(f"{where}: parameters of step {name!r} must be a mapping, got {params!r}")
+        return str(name), dict(params)
+    raise UserError(f"{where}: each step is a step name or a one-key mapping name -> params, got {item!r}")
+
+
+def load_recipe(name_or_path: str | os.PathLike) -> Recipe:
+    """A shipped recipe by name (`extract`) or any recipe YAML by path."""
+    path = Path(name_or_path)
+    if not path.suffix and (RECIPES_DIR / f"{path}.yaml").exists():
+        path = RECIPES_DIR / f"{path}.yaml"
+    if not path.is_file():
+        raise UserError(f"recipe not found: {name_or_path} (shipped recipes: {', '.join(shipped_recipes())}; "
+                        f"or give the path of a recipe YAML)")
+    try:
+        data = load_yaml(path)
+    except Exception as e:
+        raise UserError(f"{path}: not a valid recipe YAML: {e}") from e
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise UserError(f"{path}: a recipe needs a non-empty `steps:` list")
+    unknown = set(data) - {"name", "description", "steps"}
+    if unknown:
+        raise UserError(f"{path}: unknown recipe key(s) {sorted(unknown)}; valid: name, description, steps")
+    parsed = [_parse_step(item, f"{path} step {i + 1}") for i, item in enumerate(steps)]
+    return Recipe(name=str(data.get("name", path.stem)), description=str(data.get("description", "")),
+                  steps=parsed, path=str(path))
