@@ -1,0 +1,1 @@
+"""Document filters and editing steps (one small class each), registered in roots.data.registry."""
