@@ -1,0 +1,283 @@
+"""N-gram language models for ROOTS perplexity filtering (RECIPES.md §3.2 filter 8), without downloads.
+
+`roots lm train` estimates an interpolated modified Kneser-Ney model (Chen & Goodman 1998, as KenLM's
+lmplz does) from a reference corpus the user gives, and writes it as an ARPA file, so KenLM (or any
+ARPA reader) can load it too. `NgramLM` reads ARPA files and scores text with the standard back-off
+rule. Text is normalized as ROOTS/cc_net do before both training and scoring (`normalize_for_lm`).
+
+Artifact: a folder with `model.arpa`, `meta.json` (format "roots.ngram_lm") and `run.json`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from roots.common.errors import UserError
+from roots.common.io import atomic_write, open_text, read_json, write_json
+from roots.common.records import artifact_meta, write_run_record
+from roots.data.filters.roots_text import lm_tokens, normalize_for_lm
+
+BOS, EOS, UNK = "<s>", "</s>", "<unk>"
+FORMAT, FORMAT_VERSION = "roots.ngram_lm", 1
+NO_PROB = -99.0  # ARPA's log10 "probability" of <s>, which is never predicted
+FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)  # KenLM's --discount_fallback, for corpora too small to estimate
+
+Ngram = tuple[str, ...]
+
+
+def sentence_tokens(line: str) -> list[str]:
+    """The LM's view of one line of text: normalized, then split into words and punctuation runs."""
+    return lm_tokens(normalize_for_lm(line))
+
+
+# ---------------------------------------------------------------------------------------- training
+
+
+def count_ngrams(sentences: Iterable[list[str]], order: int) -> list[Counter]:
+    """Raw counts: counts[n][ngram] for n = 1..order (index 0 unused), sentences padded with <s> </s>."""
+    counts = [Counter() for _ in range(order + 1)]
+    for words in sentences:
+        tokens = (BOS, *words, EOS)
+        for n in range(1, order + 1):
+            c = counts[n]
+            for i in range(len(tokens) - n + 1):
+                c[tokens[i:i + n]] += 1
+    return counts
+
+
+def adjusted_counts(raw: list[Counter], order: int) -> list[Counter]:
+    """Kneser-Ney counts: the highest order keeps raw counts; a lower-order n-gram counts its distinct
+    left extensions, except n-grams starting with <s>, which cannot be extended and keep raw counts."""
+    adjusted = [Counter() for _ in range(order + 1)]
+    adjusted[order] = raw[order]
+    for n in range(order - 1, 0, -1):
+        a = adjusted[n]
+        for g in raw[n + 1]:
+            a[g[1:]] += 1
+        for g, c in raw[n].items():
+            if g[0] == BOS:
+                a[g] = c
+    return adjusted
+
+
+def discounts(counts: Counter) -> tuple[float, float, float]:
+    """Modified KN discounts D1, D2, D3+ from counts-of-counts (Chen & Goodman eq. 26)."""
+    t = Counter(c for c in counts.values() if c <= 4)
+    t1, t2, t3, t4 = (t[k] for k in (1, 2, 3, 4))
+    if min(t1, t2, t3, t4) == 0:
+        return FALLBACK_DISCOUNTS
+    y = t1 / (t1 + 2 * t2)
+    d = (1 - 2 * y * t2 / t1, 2 - 3 * y * t3 / t2, 3 - 4 * y * t4 / t3)
+    return d if all(0 < dk < k for k, dk in enumerate(d, 1)) else FALLBACK_DISCOUNTS
+
+
+@dataclass
+class KneserNey:
+    """An estimated model: log10 p(w | h) for every seen n-gram and log10 back-off weights b(h)."""
+
+    order: int
+    logp: dict[Ngram, float]
+    bow: dict[Ngram, float]
+    discounts: list[tuple[float, float, float]]  # per order 1..N
+    ngram_counts: list[int]  # entries per order 1..N
+
+    @classmethod
+    def estimate(cls, sentences: Iterable[list[str]], order: int) -> KneserNey:
+        raw = count_ngrams(sentences, order)
+        if not raw[1]:
+            raise UserError("no text to train on")
+        adj = adjusted_counts(raw, order)
+        adj[1].pop((BOS,), None)  # <s> is context only: it never gets probability mass
+        adj[1].setdefault((UNK,), 0)  # in the vocabulary, with only the interpolated share
+        prob: dict[Ngram, float] = {}
+        bow: dict[Ngram, float] = {}
+        all_d = []
+        for n in range(1, order + 1):
+            d = discounts(Counter({g: c for g, c in adj[n].items() if c > 0}))
+            all_d.append(d)
+            # per context h: total adjusted count and how many continuations have count 1, 2, 3+
+            total: dict[Ngram, float] = defaultdict(float)
+            nk: dict[Ngram, list[int]] = defaultdict(lambda: [0, 0, 0])
+            for g, c in adj[n].items():
+                if c > 0:
+                    total[g[:-1]] += c
+                    nk[g[:-1]][min(c, 3) - 1] += 1
+            gamma = {h: (d[0] * k[0] + d[1] * k[1] + d[2] * k[2]) / total[h] for h, k in nk.items()}
+            for g, c in adj[n].items():
+                h = g[:-1]
+                u = (c - d[min(c, 3) - 1]) / total[h] if c > 0 else 0.0
+                lower = 1.0 / len(adj[1]) if n == 1 else prob[g[1:]]  # unigrams: uniform over V
+                prob[g] = u + gamma[h] * lower
+            for h, g_h in gamma.items():
+                if n > 1:
+                    bow[h] = g_h
+        logp = {g: math.log10(p) for g, p in prob.items()}
+        logp[(BOS,)] = NO_PROB
+        return cls(order, logp, {h: math.log10(b) for h, b in bow.items() if b > 0}, all_d,
+                   [len(adj[n]) + (n == 1) for n in range(1, order + 1)])
+
+    def write_arpa(self, path: str | Path) -> None:
+        by_order: list[list[Ngram]] = [[] for _ in range(self.order + 1)]
+        for g in self.logp:
+            by_order[len(g)].append(g)
+        with atomic_write(path) as f:
+            f.write("\\data\\\n")
+            for n in range(1, self.order + 1):
+                f.write(f"ngram {n}={len(by_order[n])}\n")
+            for n in range(1, self.order + 1):
+                f.write(f"\n\\{n}-grams:\n")
+                for g in sorted(by_order[n]):
+                    b = self.bow.get(g)
+                    tail = f"\t{b:.7g}" if b is not None and n < self.order else ""
+                    f.write(f"{self.logp[g]:.7g}\t{' '.join(g)}{tail}\n")
+            f.write("\n\\end\\\n")
+
+
+# ----------------------------------------------------------------------------------------- scoring
+
+
+class NgramLM:
+    """An ARPA back-off model: log10 p(w | h) = logp(h w) if seen, else bow(h) + log10 p(w | h[1:])."""
+
+    def __init__(self, order: int, logp: dict[Ngram, float], bow: dict[Ngram, float]):
+        self.order, self.logp, self.bow = order, logp, bow
+
+    @classmethod
+    def load(cls, path: str | Path) -> NgramLM:
+        """Load an LM artifact folder (roots lm train) or a plain .arpa file."""
+        path = Path(path)
+        if path.is_dir():
+            meta = path / "meta.json"
+            if not meta.is_file() or read_json(meta).get("format") != FORMAT:
+                raise UserError(f"{path} is not an n-gram LM folder (no meta.json of format {FORMAT!r}); "
+                                "make one with `roots lm train`")
+            path = path / "model.arpa"
+        if not path.is_file():
+            raise UserError(f"n-gram LM not found: {path}")
+        return cls.from_arpa(path)
+
+    @classmethod
+    def from_arpa(cls, path: str | Path) -> NgramLM:
+        logp: dict[Ngram, float] = {}
+        bow: dict[Ngram, float] = {}
+        order, section = 0, 0
+        with open_text(path) as f:
+            for lineno, line in enumerate(f, 1):
+                line = line.strip()
+                if not line or line in ("\\data\\", "\\end\\") or line.startswith("ngram "):
+                    continue
+                if line.startswith("\\") and line.endswith("-grams:"):
+                    section = int(line[1:-7])
+                    order = max(order, section)
+                    continue
+                parts = line.split("\t") if "\t" in line else line.split()
+                try:
+                    if "\t" in line:
+                        g = tuple(parts[1].split(" "))
+                        b = parts[2] if len(parts) > 2 else None
+                    else:  # space-separated ARPA: prob, `section` words, optional back-off
+                        g = tuple(parts[1:1 + section])
+                        b = parts[1 + section] if len(parts) > 1 + section else None
+                    logp[g] = float(parts[0])
+                    if b is not None:
+                        bow[g] = float(b)
+                except (ValueError, IndexError) as e:
+                    raise UserError(f"{path}:{lineno}: not an ARPA n-gram line: {line[:80]!r}") from e
+        if (UNK,) not in logp or not order:
+            raise UserError(f"{path}: not an ARPA model with an <unk> unigram")
+        return cls(order, logp, bow)
+
+    def log10_prob(self, history: Ngram, word: str) -> float:
+        """log10 p(word | history), backing off to shorter histories."""
+        if (word,) not in self.logp:
+            word = UNK
+        history = history[len(history) - self.order + 1:] if len(history) >= self.order else history
+        backoff = 0.0
+        for i in range(len(history) + 1):
+            h = history[i:]
+            p = self.logp.get((*h, word))
+            if p is not None:
+                return backoff + p
+            backoff += self.bow.get(h, 0.0)
+        raise AssertionError("unreachable: every word has a unigram entry")
+
+    def score(self, words: list[str]) -> float:
+        """log10 p(words </s> | <s>), as kenlm.Model.score(" ".join(words)) computes it."""
+        tokens = (BOS, *words, EOS)
+        n = self.order
+        return sum(self.log10_prob(tokens[max(0, i - n + 1):i], tokens[i]) for i in range(1, len(tokens)))
+
+    def document_perplexity(self, text: str) -> float:
+        """ROOTS perplexity: 10^(-sum log10 p / sum (tokens + 1)) over the normalized non-empty lines."""
+        total_logp, total_len = 0.0, 0
+        for line in text.split("\n"):
+            words = sentence_tokens(line)
+            if words:
+                total_logp += self.score(words)
+                total_len += len(words) + 1
+        return 10.0 ** (-total_logp / total_len) if total_len else math.inf
+
+
+# ------------------------------------------------------------------------------------------- CLI
+
+
+@dataclass
+class LMTrainConfig:
+    input: str = field(metadata={"help": "reference text: a roots corpus (folder or shard) or a text "
+                                         "file (.txt, .gz, .zst), one sentence or paragraph per line"})
+    output: str = field(metadata={"help": "the LM folder to write (model.arpa + meta.json)"})
+    order: int = field(default=5, metadata={"help": "n-gram order (2-6)"})
+    max_lines: int | None = field(default=None, metadata={"help": "stop after this many input lines"})
+
+
+def _input_lines(path: Path) -> Iterator[str]:
+    from roots.data.corpus import SHARD_SUFFIXES, iter_corpus
+
+    if path.is_dir() or path.name.endswith((".jsonl.zst", ".jsonl.gz", ".jsonl", ".parquet")):
+        for doc in iter_corpus(path):
+            yield from doc.text.split("\n")
+        return
+    if not path.is_file():
+        raise UserError(f"--input not found: {path} (a text file or a corpus: {', '.join(SHARD_SUFFIXES)})")
+    with open_text(path) as f:
+        for line in f:
+            yield line.rstrip("\n")
+
+
+def train(config: LMTrainConfig) -> int:
+    """`roots lm train`: estimate a modified Kneser-Ney n-gram LM and write it as an ARPA artifact."""
+    from tqdm import tqdm
+
+    if not 2 <= config.order <= 6:
+        raise UserError(f"--order must be between 2 and 6, got {config.order}")
+    src, out = Path(config.input), Path(config.output)
+    stats = Counter()
+
+    def sentences() -> Iterator[list[str]]:
+        lines = tqdm(_input_lines(src), desc="lm train: reading", unit=" lines", file=sys.stderr,
+                     total=config.max_lines, mininterval=1.0)
+        for i, line in enumerate(lines):
+            if config.max_lines is not None and i >= config.max_lines:
+                break
+            stats["lines"] += 1
+            words = sentence_tokens(line)
+            if words:
+                stats["sentences"] += 1
+                stats["tokens"] += len(words)
+                yield words
+
+    model = KneserNey.estimate(sentences(), config.order)
+    model.write_arpa(out / "model.arpa")
+    write_json(out / "meta.json", artifact_meta(
+        FORMAT, FORMAT_VERSION, file="model.arpa", order=config.order,
+        smoothing="interpolated modified Kneser-Ney", normalization="roots_text.normalize_for_lm + lm_tokens",
+        source=str(src), ngram_counts=model.ngram_counts, discounts=model.discounts, **stats))
+    write_run_record(out, "lm_train", config)
+    print(f"wrote a {config.order}-gram LM ({stats['tokens']:,} tokens, "
+          f"{sum(model.ngram_counts):,} n-grams) to {out / 'model.arpa'}")
+    return 0
