@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import math
 import random
@@ -14,7 +15,7 @@ from roots.common.errors import UserError
 from roots.data.document import Document
 from roots.data.filters.roots import RootsPerplexity
 from roots.data.filters.roots_text import normalize_for_lm
-from roots.data.lm import EOS, UNK, KneserNey, NgramLM, discounts, sentence_tokens
+from roots.data.lm import EOS, UNK, KneserNey, NgramLM, discounts, load_scorer, sentence_tokens
 
 
 def read_lines(path) -> list[str]:
@@ -88,12 +89,18 @@ def test_in_domain_text_scores_lower_than_shuffled(shared_data, tmp_path):
     assert sum(a < b for a, b in zip(ppl, ppl_shuffled)) >= 95
 
     # the ROOTS filter with this model: drops by its threshold, keeps the score in metadata
-    f = RootsPerplexity(lang="en", model=str(out), max_perplexity=sorted(ppl)[50])
+    f = RootsPerplexity(lang="en", model=str(out), max_perplexity=sorted(ppl)[50], backend="roots")
     d = Document(test[0], "t")
     assert f.filter(d) == (None if d.metadata.get("perplexity", 0) <= f.max_perplexity else "roots_perplexity")
     assert d.metadata["perplexity"] == round(ppl[0], 1)
     kept = sum(f.filter(Document(s, str(i))) is None for i, s in enumerate(test))
     assert kept == sum(round(p, 1) <= f.max_perplexity for p in ppl)
+
+    # KenLM, when installed, reads the same artifact and gives the same perplexities (float32 storage)
+    if importlib.util.find_spec("kenlm"):
+        fast = load_scorer(out, "kenlm")
+        for s, p in zip(test, ppl):
+            assert fast.document_perplexity(s) == pytest.approx(p, rel=1e-3)
 
 
 def test_roots_normalization():
@@ -115,6 +122,8 @@ def test_kenlm_agrees(tiny, tmp_path):
 def test_bad_inputs(tmp_path):
     with pytest.raises(UserError, match="not an n-gram LM folder"):
         NgramLM.load(tmp_path)
+    with pytest.raises(UserError, match="backend"):
+        load_scorer(tmp_path, "torch")
     bad = tmp_path / "bad.arpa"
     bad.write_text("\\data\\\nngram 1=1\n\n\\1-grams:\nnot-a-number\tword\n")
     with pytest.raises(UserError, match=r"bad\.arpa:5"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,6 +141,20 @@ class KneserNey:
 # ----------------------------------------------------------------------------------------- scoring
 
 
+def arpa_path(path: str | Path) -> Path:
+    """The ARPA file of an LM artifact folder (checked by its meta.json) or an .arpa path itself."""
+    path = Path(path)
+    if path.is_dir():
+        meta = path / "meta.json"
+        if not meta.is_file() or read_json(meta).get("format") != FORMAT:
+            raise UserError(f"{path} is not an n-gram LM folder (no meta.json of format {FORMAT!r}); "
+                            "make one with `roots lm train`")
+        path = path / "model.arpa"
+    if not path.is_file():
+        raise UserError(f"n-gram LM not found: {path}")
+    return path
+
+
 class NgramLM:
     """An ARPA back-off model: log10 p(w | h) = logp(h w) if seen, else bow(h) + log10 p(w | h[1:])."""
 
@@ -150,16 +164,7 @@ class NgramLM:
     @classmethod
     def load(cls, path: str | Path) -> NgramLM:
         """Load an LM artifact folder (roots lm train) or a plain .arpa file."""
-        path = Path(path)
-        if path.is_dir():
-            meta = path / "meta.json"
-            if not meta.is_file() or read_json(meta).get("format") != FORMAT:
-                raise UserError(f"{path} is not an n-gram LM folder (no meta.json of format {FORMAT!r}); "
-                                "make one with `roots lm train`")
-            path = path / "model.arpa"
-        if not path.is_file():
-            raise UserError(f"n-gram LM not found: {path}")
-        return cls.from_arpa(path)
+        return cls.from_arpa(arpa_path(path))
 
     @classmethod
     def from_arpa(cls, path: str | Path) -> NgramLM:
@@ -213,14 +218,48 @@ class NgramLM:
         return sum(self.log10_prob(tokens[max(0, i - n + 1):i], tokens[i]) for i in range(1, len(tokens)))
 
     def document_perplexity(self, text: str) -> float:
-        """ROOTS perplexity: 10^(-sum log10 p / sum (tokens + 1)) over the normalized non-empty lines."""
-        total_logp, total_len = 0.0, 0
-        for line in text.split("\n"):
-            words = sentence_tokens(line)
-            if words:
-                total_logp += self.score(words)
-                total_len += len(words) + 1
-        return 10.0 ** (-total_logp / total_len) if total_len else math.inf
+        return document_perplexity(self.score, text)
+
+
+class KenLMScorer:
+    """The same model read by KenLM's C++ module (pip `kenlm`), ~25x faster than `NgramLM`."""
+
+    def __init__(self, arpa: str | Path):
+        import kenlm
+
+        self.model = kenlm.Model(str(arpa))
+
+    def score(self, words: list[str]) -> float:
+        return self.model.score(" ".join(words), bos=True, eos=True)
+
+    def document_perplexity(self, text: str) -> float:
+        return document_perplexity(self.score, text)
+
+
+def document_perplexity(score: Callable[[list[str]], float], text: str) -> float:
+    """ROOTS perplexity: 10^(-sum log10 p / sum (tokens + 1)) over the normalized non-empty lines."""
+    total_logp, total_len = 0.0, 0
+    for line in text.split("\n"):
+        words = sentence_tokens(line)
+        if words:
+            total_logp += score(words)
+            total_len += len(words) + 1
+    return 10.0 ** (-total_logp / total_len) if total_len else math.inf
+
+
+def load_scorer(path: str | Path, backend: str = "auto") -> NgramLM | KenLMScorer:
+    """A perplexity scorer for an LM artifact: KenLM when importable ("auto"), else roots' own."""
+    if backend not in ("auto", "roots", "kenlm"):
+        raise UserError(f"LM backend must be auto, roots or kenlm, got {backend!r}")
+    if backend != "roots":
+        try:
+            import kenlm  # noqa: F401
+        except ImportError as e:
+            if backend == "kenlm":
+                raise UserError("backend kenlm needs the `kenlm` package (pip install kenlm)") from e
+        else:
+            return KenLMScorer(arpa_path(path))
+    return NgramLM.load(path)
 
 
 # ------------------------------------------------------------------------------------------- CLI

@@ -13,7 +13,9 @@ import logging
 import math
 from collections import Counter
 from dataclasses import dataclass
+from typing import Literal
 
+from roots.common.errors import UserError
 from roots.data.base import Filter, Step
 from roots.data.document import Document
 from roots.data.filters.roots_text import (
@@ -245,8 +247,6 @@ class RootsFlaggedWords(Filter):
 
     def setup(self) -> None:
         if not self.flagged_words_file:
-            from roots.common.errors import UserError
-
             raise UserError(
                 f"roots_flagged_words: no packaged flagged-word list for {self.lang!r}; set "
                 "flagged_words_file=PATH (one word per line, e.g. BigScience's flagged_words.py list "
@@ -268,12 +268,15 @@ class RootsPerplexity(Filter):
     ppl = 10^(-sum log10 p / sum (tokens + 1)) over the document's normalized, non-empty lines,
     rounded to 0.1 as upstream; the score is kept in `metadata["perplexity"]`. With `model: null` the
     step keeps every document and says once that it is skipped (no reference LM was given).
+    `backend: auto` scores with KenLM when the `kenlm` module is importable (same ARPA file, same
+    numbers to float32 precision), else with roots' own scorer.
     """
 
     name = "roots_perplexity"
     lang: str = "en"
     model: str | None = None
     max_perplexity: float | None = None
+    backend: Literal["auto", "roots", "kenlm"] = "auto"
 
     def __post_init__(self) -> None:
         self.max_perplexity = _or(self.max_perplexity, roots_params(self.lang).perplexity_max)
@@ -286,9 +289,9 @@ class RootsPerplexity(Filter):
             log.warning("roots_perplexity: no n-gram LM given (model: null), so the step keeps every "
                         "document; train one with `roots lm train --input REFERENCE --output LM`")
             return
-        from roots.data.lm import NgramLM
+        from roots.data.lm import load_scorer
 
-        self._lm = NgramLM.load(self.model)
+        self._lm = load_scorer(self.model, self.backend)
 
     def filter(self, doc: Document) -> str | None:
         if not self._ready:
