@@ -8,6 +8,7 @@ import json
 import math
 import random
 
+import numpy as np
 import pytest
 
 from roots.cli import main
@@ -54,7 +55,7 @@ def test_hand_worked_bigram_model(tiny):
 
 def test_modified_kn_discounts():
     """Chen & Goodman: Y = t1/(t1+2 t2), D1 = 1-2Y t2/t1, D2 = 2-3Y t3/t2, D3+ = 3-4Y t4/t3."""
-    counts = {("w", str(i)): c for i, c in enumerate([1] * 10 + [2] * 4 + [3] * 2 + [4] * 1 + [9] * 5)}
+    counts = np.array([1] * 10 + [2] * 4 + [3] * 2 + [4] * 1 + [9] * 5)
     y = 10 / (10 + 8)
     assert discounts(counts) == pytest.approx((1 - 2 * y * 4 / 10, 2 - 3 * y * 2 / 4, 3 - 4 * y * 1 / 2))
 

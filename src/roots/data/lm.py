@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import math
 import sys
-from collections import Counter, defaultdict
+from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from roots.common.errors import UserError
 from roots.common.io import atomic_write, open_text, read_json, write_json
@@ -38,37 +41,9 @@ def sentence_tokens(line: str) -> list[str]:
 # ---------------------------------------------------------------------------------------- training
 
 
-def count_ngrams(sentences: Iterable[list[str]], order: int) -> list[Counter]:
-    """Raw counts: counts[n][ngram] for n = 1..order (index 0 unused), sentences padded with <s> </s>."""
-    counts = [Counter() for _ in range(order + 1)]
-    for words in sentences:
-        tokens = (BOS, *words, EOS)
-        for n in range(1, order + 1):
-            c = counts[n]
-            for i in range(len(tokens) - n + 1):
-                c[tokens[i:i + n]] += 1
-    return counts
-
-
-def adjusted_counts(raw: list[Counter], order: int) -> list[Counter]:
-    """Kneser-Ney counts: the highest order keeps raw counts; a lower-order n-gram counts its distinct
-    left extensions, except n-grams starting with <s>, which cannot be extended and keep raw counts."""
-    adjusted = [Counter() for _ in range(order + 1)]
-    adjusted[order] = raw[order]
-    for n in range(order - 1, 0, -1):
-        a = adjusted[n]
-        for g in raw[n + 1]:
-            a[g[1:]] += 1
-        for g, c in raw[n].items():
-            if g[0] == BOS:
-                a[g] = c
-    return adjusted
-
-
-def discounts(counts: Counter) -> tuple[float, float, float]:
-    """Modified KN discounts D1, D2, D3+ from counts-of-counts (Chen & Goodman eq. 26)."""
-    t = Counter(c for c in counts.values() if c <= 4)
-    t1, t2, t3, t4 = (t[k] for k in (1, 2, 3, 4))
+def discounts(counts: np.ndarray) -> tuple[float, float, float]:
+    """Modified KN discounts D1, D2, D3+ from counts-of-counts t_k (Chen & Goodman 1998, eq. 26)."""
+    t1, t2, t3, t4 = np.bincount(counts[counts <= 4].astype(np.int64), minlength=5)[1:5].tolist()
     if min(t1, t2, t3, t4) == 0:
         return FALLBACK_DISCOUNTS
     y = t1 / (t1 + 2 * t2)
@@ -77,64 +52,129 @@ def discounts(counts: Counter) -> tuple[float, float, float]:
 
 
 @dataclass
+class NgramTable:
+    """The distinct n-grams of one order, as arrays (row i = one n-gram).
+
+    `prefix` / `suffix` index the rows of the order below (the n-gram without its last / first word),
+    so no n-gram is ever stored as a tuple of strings while training.
+    """
+
+    word: np.ndarray  # last word id
+    prefix: np.ndarray  # row of w_1..w_{n-1} in the table of order n-1 (unigrams: 0)
+    suffix: np.ndarray  # row of w_2..w_n in the table of order n-1 (unigrams: 0)
+    count: np.ndarray  # raw count
+    starts_with_bos: np.ndarray  # bool
+
+
+def _encode(sentences: Iterable[list[str]]) -> tuple[np.ndarray, list[str]]:
+    """Token ids of all sentences, each as <s> w1 .. wk </s>, one flat array; and the vocabulary."""
+    vocab = {BOS: 0, EOS: 1, UNK: 2}
+    ids = array("i")
+    for words in sentences:
+        ids.append(0)
+        ids.extend(vocab.setdefault(w, len(vocab)) for w in words)
+        ids.append(1)
+    return np.frombuffer(ids, dtype=np.int32).astype(np.int64), list(vocab)
+
+
+def count_ngrams(ids: np.ndarray, vocab_size: int, order: int) -> list[NgramTable]:
+    """Tables of orders 1..order (index 0 unused). N-grams never cross a sentence end: a window is
+    valid when no </s> sits before its last position."""
+    n_pos = len(ids)
+    eos_before = np.concatenate([[0], np.cumsum(ids == 1)])  # number of </s> in ids[:i]
+    zeros = np.zeros(vocab_size, dtype=np.int64)
+    unigram = NgramTable(np.arange(vocab_size), zeros, zeros, np.bincount(ids, minlength=vocab_size),
+                         np.arange(vocab_size) == 0)
+    tables: list[NgramTable] = [unigram, unigram]
+    row_at = ids  # row of the (n-1)-gram starting at each position (-1: none)
+    for n in range(2, order + 1):
+        starts = np.arange(max(n_pos - n + 1, 0))
+        starts = starts[eos_before[starts + n - 1] == eos_before[starts]]  # no </s> before the last word
+        keys = row_at[starts] * vocab_size + ids[starts + n - 1]
+        uniq, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        rep = starts[first]  # one position where each n-gram occurs
+        tables.append(NgramTable(uniq % vocab_size, uniq // vocab_size, row_at[rep + 1], counts, ids[rep] == 0))
+        row_at = np.full(n_pos, -1, dtype=np.int64)
+        row_at[starts] = inverse.reshape(-1)
+    return tables
+
+
+@dataclass
 class KneserNey:
-    """An estimated model: log10 p(w | h) for every seen n-gram and log10 back-off weights b(h)."""
+    """An estimated model: per order, log10 p(w | h) of every seen n-gram and log10 back-off b(h)."""
 
     order: int
-    logp: dict[Ngram, float]
-    bow: dict[Ngram, float]
+    vocab: list[str]
+    tables: list[NgramTable]
+    logp: list[np.ndarray]  # per order (index 0 unused)
+    bow: list[np.ndarray]  # per order; NaN where the n-gram is never a context
     discounts: list[tuple[float, float, float]]  # per order 1..N
     ngram_counts: list[int]  # entries per order 1..N
 
     @classmethod
     def estimate(cls, sentences: Iterable[list[str]], order: int) -> KneserNey:
-        raw = count_ngrams(sentences, order)
-        if not raw[1]:
+        ids, vocab = _encode(sentences)
+        if len(vocab) == 3:
             raise UserError("no text to train on")
-        adj = adjusted_counts(raw, order)
-        adj[1].pop((BOS,), None)  # <s> is context only: it never gets probability mass
-        adj[1].setdefault((UNK,), 0)  # in the vocabulary, with only the interpolated share
-        prob: dict[Ngram, float] = {}
-        bow: dict[Ngram, float] = {}
+        V = len(vocab)
+        tables = count_ngrams(ids, V, order)
+        # Kneser-Ney counts: the top order keeps raw counts; below, an n-gram counts its distinct left
+        # extensions, except those starting with <s>, which cannot be extended and keep raw counts.
+        adjusted = [np.zeros(0)] * (order + 1)
+        adjusted[order] = tables[order].count.copy()
+        for n in range(order - 1, 0, -1):
+            a = np.bincount(tables[n + 1].suffix, minlength=len(tables[n].word))
+            adjusted[n] = np.where(tables[n].starts_with_bos, tables[n].count, a)
+        adjusted[1][0] = 0  # <s> is context only; <unk> (id 2) has 0 too: only the interpolated share
+
+        prob = [np.zeros(0)] * (order + 1)
+        bow = [np.full(len(t.word), np.nan) for t in tables]
         all_d = []
         for n in range(1, order + 1):
-            d = discounts(Counter({g: c for g, c in adj[n].items() if c > 0}))
+            t, a = tables[n], adjusted[n]
+            seen = a > 0
+            d = discounts(a[seen])
             all_d.append(d)
-            # per context h: total adjusted count and how many continuations have count 1, 2, 3+
-            total: dict[Ngram, float] = defaultdict(float)
-            nk: dict[Ngram, list[int]] = defaultdict(lambda: [0, 0, 0])
-            for g, c in adj[n].items():
-                if c > 0:
-                    total[g[:-1]] += c
-                    nk[g[:-1]][min(c, 3) - 1] += 1
-            gamma = {h: (d[0] * k[0] + d[1] * k[1] + d[2] * k[2]) / total[h] for h, k in nk.items()}
-            for g, c in adj[n].items():
-                h = g[:-1]
-                u = (c - d[min(c, 3) - 1]) / total[h] if c > 0 else 0.0
-                lower = 1.0 / len(adj[1]) if n == 1 else prob[g[1:]]  # unigrams: uniform over V
-                prob[g] = u + gamma[h] * lower
-            for h, g_h in gamma.items():
-                if n > 1:
-                    bow[h] = g_h
-        logp = {g: math.log10(p) for g, p in prob.items()}
-        logp[(BOS,)] = NO_PROB
-        return cls(order, logp, {h: math.log10(b) for h, b in bow.items() if b > 0}, all_d,
-                   [len(adj[n]) + (n == 1) for n in range(1, order + 1)])
+            disc = np.where(seen, np.asarray(d)[np.clip(a, 1, 3) - 1], 0.0)
+            # per context h (a row of order n-1): total count and the discount mass given away
+            n_ctx = 1 if n == 1 else len(tables[n - 1].word)
+            total = np.bincount(t.prefix, weights=a, minlength=n_ctx)
+            freed = np.bincount(t.prefix, weights=disc, minlength=n_ctx)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gamma = np.where(total > 0, freed / total, 0.0)
+            lower = np.full(len(t.word), 1.0 / (V - 1)) if n == 1 else prob[n - 1][t.suffix]  # V without <s>
+            prob[n] = (a - disc) / total[t.prefix] + gamma[t.prefix] * lower
+            if n > 1:
+                has_ctx = total > 0
+                bow[n - 1][has_ctx] = np.log10(gamma[has_ctx])
+        with np.errstate(divide="ignore"):
+            logp = [np.log10(p) if len(p) else p for p in prob]
+        logp[1][0] = NO_PROB
+        counts = [len(t.word) for t in tables[1:]]
+        return cls(order, vocab, tables, logp, bow, all_d, counts)
+
+    def ngram_strings(self) -> list[np.ndarray]:
+        """The text of every n-gram, per order (index 0 unused)."""
+        strings = [np.zeros(0, dtype=object), np.array(self.vocab, dtype=object)]
+        words = strings[1]
+        for n in range(2, self.order + 1):
+            t = self.tables[n]
+            strings.append(strings[n - 1][t.prefix] + " " + words[t.word])
+        return strings
 
     def write_arpa(self, path: str | Path) -> None:
-        by_order: list[list[Ngram]] = [[] for _ in range(self.order + 1)]
-        for g in self.logp:
-            by_order[len(g)].append(g)
+        strings = self.ngram_strings()
         with atomic_write(path) as f:
             f.write("\\data\\\n")
             for n in range(1, self.order + 1):
-                f.write(f"ngram {n}={len(by_order[n])}\n")
+                f.write(f"ngram {n}={self.ngram_counts[n - 1]}\n")
             for n in range(1, self.order + 1):
                 f.write(f"\n\\{n}-grams:\n")
-                for g in sorted(by_order[n]):
-                    b = self.bow.get(g)
-                    tail = f"\t{b:.7g}" if b is not None and n < self.order else ""
-                    f.write(f"{self.logp[g]:.7g}\t{' '.join(g)}{tail}\n")
+                bows = self.bow[n] if n < self.order else np.full(len(strings[n]), np.nan)
+                f.writelines(
+                    f"{lp:.7g}\t{g}\n" if b != b else f"{lp:.7g}\t{g}\t{b:.7g}\n"  # b != b: NaN, no back-off
+                    for lp, g, b in zip(self.logp[n].tolist(), strings[n].tolist(), bows.tolist())
+                )
             f.write("\n\\end\\\n")
 
 
