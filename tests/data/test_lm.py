@@ -123,6 +123,8 @@ def test_kenlm_agrees(tiny, tmp_path):
 def test_bad_inputs(tmp_path):
     with pytest.raises(UserError, match="not an n-gram LM folder"):
         NgramLM.load(tmp_path)
+    with pytest.raises(UserError, match=r"roots_perplexity\.model: not found"):
+        RootsPerplexity(model=str(tmp_path / "missing"))
     with pytest.raises(UserError, match="backend"):
         load_scorer(tmp_path, "torch")
     bad = tmp_path / "bad.arpa"

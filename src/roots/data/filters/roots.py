@@ -13,6 +13,7 @@ import logging
 import math
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from roots.common.errors import UserError
@@ -37,6 +38,12 @@ log = logging.getLogger(__name__)
 
 def _or(value, default):
     return default if value is None else value
+
+
+def _check_exists(path: str | None, option: str) -> None:
+    """Fail when the recipe is built, not per document, when a named file is missing."""
+    if path is not None and not Path(path).exists():
+        raise UserError(f"{option}: not found: {path}")
 
 
 # ------------------------------------------------------------------------------------------ editing
@@ -213,6 +220,7 @@ class RootsStopwords(Filter):
 
     def __post_init__(self) -> None:
         self.min_ratio = _or(self.min_ratio, roots_params(self.lang).stopwords_min)
+        _check_exists(self.stopwords_file, "roots_stopwords.stopwords_file")
         self._words: frozenset[str] | None = None
 
     def setup(self) -> None:
@@ -243,6 +251,7 @@ class RootsFlaggedWords(Filter):
 
     def __post_init__(self) -> None:
         self.max_ratio = _or(self.max_ratio, roots_params(self.lang).flagged_max)
+        _check_exists(self.flagged_words_file, "roots_flagged_words.flagged_words_file")
         self._words: frozenset[str] | None = None
 
     def setup(self) -> None:
@@ -280,6 +289,7 @@ class RootsPerplexity(Filter):
 
     def __post_init__(self) -> None:
         self.max_perplexity = _or(self.max_perplexity, roots_params(self.lang).perplexity_max)
+        _check_exists(self.model, "roots_perplexity.model")
         self._lm = None
         self._ready = False
 
