@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                             "accuracy, P/R/F1 (macro, micro, per class), confusion matrix"),
     "curate": ("roots.data.pipeline:curate", "run a curation recipe over WARC/WET/JSONL/Parquet/text inputs"),
     "quickstart": ("roots.quickstart:quickstart", "the whole job on a built-in corpus that works offline"),
+    "lm train": ("roots.data.lm:train", "train an n-gram LM (modified Kneser-Ney, ARPA) for perplexity filtering"),
 }
 
 

@@ -16,6 +16,16 @@ STEPS: dict[str, str] = {
     "extract": "roots.data.extract:Extract",
     "langid": "roots.data.langid:LanguageFilter",
     "length": "roots.data.filters.length:LengthFilter",
+    # ROOTS (BigScience), RECIPES.md §3
+    "roots_edit": "roots.data.filters.roots:RootsEdit",
+    "roots_word_count": "roots.data.filters.roots:RootsWordCount",
+    "roots_char_repetition": "roots.data.filters.roots:RootsCharRepetition",
+    "roots_word_repetition": "roots.data.filters.roots:RootsWordRepetition",
+    "roots_special_characters": "roots.data.filters.roots:RootsSpecialCharacters",
+    "roots_stopwords": "roots.data.filters.roots:RootsStopwords",
+    "roots_flagged_words": "roots.data.filters.roots:RootsFlaggedWords",
+    "roots_perplexity": "roots.data.filters.roots:RootsPerplexity",
+    "pii": "roots.data.pii:RedactPII",
 }
 
 

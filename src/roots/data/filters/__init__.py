@@ -1,1 +1,1 @@
-"""Document filters: one small class per rule, registered in roots.data.registry."""
+"""Document filters and editing steps (one small class each), registered in roots.data.registry."""

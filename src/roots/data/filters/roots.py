@@ -1,0 +1,313 @@
+"""ROOTS (BigScience) editing step and document filters, RECIPES.md §3.1-3.2.
+
+Each step takes `lang` (default "en") and reads its thresholds from the per-language table
+(resources/roots_parameters.yaml, §3.3); a field set explicitly overrides the table. Definitions match
+BigScience's data-preparation repository (01b_oscar_cleaning_and_filtering/filtering.py); the few
+places where roots differs say so in their docstrings.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from roots.common.errors import UserError
+from roots.data.base import Filter, Step
+from roots.data.document import Document
+from roots.data.filters.roots_text import (
+    NON_PRINTING,
+    lower_words,
+    packaged_stopwords,
+    ratio_in_list,
+    read_word_list,
+    roots_params,
+    special_characters,
+    strip_chars,
+    uniform_whitespace,
+    url_substrings,
+    words,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
+def _check_exists(path: str | None, option: str) -> None:
+    """Fail when the recipe is built, not per document, when a named file is missing."""
+    if path is not None and not Path(path).exists():
+        raise UserError(f"{option}: not found: {path}")
+
+
+# ------------------------------------------------------------------------------------------ editing
+
+
+@dataclass
+class RootsEdit(Step):
+    """§3.1: normalize whitespace, drop words holding a URL piece, drop words over the long-word max.
+
+    As upstream, the text is stripped, every whitespace becomes a space and non-printing characters
+    go, so the document becomes one line; `keep_newlines: true` keeps its lines instead (a roots
+    option, not in the reference). A word is judged after stripping special characters from its ends:
+    "(see" is not long, "www.x.org," holds "www". URL substrings match case-sensitively, as upstream.
+    """
+
+    name = "roots_edit"
+    lang: str = "en"
+    long_word_max: int | None = None  # default: the language's; 0 keeps long words
+    remove_url_words: bool | None = None  # default: the language's (off for "default" and zh)
+    keep_newlines: bool = False
+
+    def __post_init__(self) -> None:
+        p = roots_params(self.lang)
+        self.long_word_max = _or(self.long_word_max, p.long_word_max or 0)
+        self.remove_url_words = _or(self.remove_url_words, p.remove_url_words)
+
+    def _keep(self, word: str, chars: frozenset[str], substrings: tuple[str, ...]) -> bool:
+        stripped = None
+        if self.remove_url_words:
+            stripped = strip_chars(word, chars)
+            if any(s in stripped for s in substrings):
+                return False
+        if self.long_word_max and len(word) > self.long_word_max:
+            stripped = strip_chars(word, chars) if stripped is None else stripped
+            # a long token that is a word glued to punctuation ("end.Next") gets a pass once stripped
+            return 0 < len(stripped) <= self.long_word_max
+        return True
+
+    def process(self, doc: Document) -> str | None:
+        chars, substrings = special_characters(), url_substrings()
+        text = uniform_whitespace(doc.text.strip(), keep_newlines=self.keep_newlines)
+        lines = []
+        for line in text.split("\n"):
+            kept = [w for w in NON_PRINTING.sub("", line).split(" ") if w and self._keep(w, chars, substrings)]
+            if kept:
+                lines.append(" ".join(kept))
+        doc.text = "\n".join(lines)
+        return None if doc.text else "roots_edit_empty"
+
+
+# ------------------------------------------------------------------------------------------ filters
+
+
+@dataclass
+class RootsWordCount(Filter):
+    """§3.2 filter 1: min_words <= number of words <= max_words (words as upstream get_words_from_document)."""
+
+    name = "roots_word_count"
+    lang: str = "en"
+    min_words: int | None = None
+    max_words: int | None = None
+
+    def __post_init__(self) -> None:
+        p = roots_params(self.lang)
+        self.min_words = _or(self.min_words, p.min_words)
+        self.max_words = _or(self.max_words, p.max_words)
+
+    def filter(self, doc: Document) -> str | None:
+        n = len(words(doc))
+        if n < self.min_words:
+            return "roots_too_few_words"
+        if n > self.max_words:
+            return "roots_too_many_words"
+        return None
+
+
+def char_repetition_ratio(text: str, n: int) -> float:
+    """Share of the character n-gram occurrences taken by the k most frequent n-grams.
+
+    k = min(floor(sqrt(#distinct n-grams)), #n-grams occurring more than once), so a text without
+    repeated n-grams scores 0 (§3.2 filter 2).
+    """
+    freqs = Counter(text[i:i + n] for i in range(len(text) - n + 1))
+    if not freqs:
+        return 0.0
+    repeated = sum(1 for f in freqs.values() if f > 1)
+    k = min(math.isqrt(len(freqs)), repeated)
+    return sum(heapq.nlargest(k, freqs.values())) / sum(freqs.values())
+
+
+@dataclass
+class RootsCharRepetition(Filter):
+    """§3.2 filter 2: character n-gram repetition ratio (n=10; 3 for zh) <= max_ratio, on the raw text."""
+
+    name = "roots_char_repetition"
+    lang: str = "en"
+    n: int | None = None
+    max_ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        p = roots_params(self.lang)
+        self.n = _or(self.n, p.char_rep_n)
+        self.max_ratio = _or(self.max_ratio, p.char_rep_max)
+
+    def filter(self, doc: Document) -> str | None:
+        ratio = char_repetition_ratio(doc.text, self.n)
+        return "roots_char_repetition" if ratio > self.max_ratio else None
+
+
+def word_repetition_ratio(words_: list[str], n: int) -> float:
+    """Fraction of word n-gram occurrences whose n-gram occurs more than once (§3.2 filter 3)."""
+    freqs = Counter(" ".join(words_[i:i + n]) for i in range(len(words_) - n + 1))
+    if not freqs:
+        return 0.0
+    return sum(f for f in freqs.values() if f > 1) / sum(freqs.values())
+
+
+@dataclass
+class RootsWordRepetition(Filter):
+    """§3.2 filter 3: word n-gram repetition ratio (n=5; 7 for ur) <= max_ratio, on lowercased words."""
+
+    name = "roots_word_repetition"
+    lang: str = "en"
+    n: int | None = None
+    max_ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        p = roots_params(self.lang)
+        self.n = _or(self.n, p.word_rep_n)
+        self.max_ratio = _or(self.max_ratio, p.word_rep_max)
+
+    def filter(self, doc: Document) -> str | None:
+        ratio = word_repetition_ratio(lower_words(doc), self.n)
+        return "roots_word_repetition" if ratio > self.max_ratio else None
+
+
+def special_characters_ratio(text: str) -> float:
+    """Fraction of characters that are punctuation, digits, whitespace, listed symbols or emoji."""
+    if not text:
+        return 0.0
+    chars = special_characters()
+    return sum(c in chars for c in text) / len(text)
+
+
+@dataclass
+class RootsSpecialCharacters(Filter):
+    """§3.2 filter 4: special-character ratio <= max_ratio."""
+
+    name = "roots_special_characters"
+    lang: str = "en"
+    max_ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        self.max_ratio = _or(self.max_ratio, roots_params(self.lang).special_max)
+
+    def filter(self, doc: Document) -> str | None:
+        return "roots_special_characters" if special_characters_ratio(doc.text) > self.max_ratio else None
+
+
+@dataclass
+class RootsStopwords(Filter):
+    """§3.2 filter 5: stop-word ratio >= min_ratio (zh, vi: adjacent-word pairs are matched too).
+
+    The list is `stopwords_file` (one word per line, or JSON) or else the `stopwordsiso` package's
+    list for `lang`. The ROOTS thresholds were tuned on BigScience's own lists; stopwords-iso lists are
+    longer (en: 1,298 words vs 301), so with them the filter is more lenient. Pass the reference list
+    for exact ROOTS behaviour.
+    """
+
+    name = "roots_stopwords"
+    lang: str = "en"
+    min_ratio: float | None = None
+    stopwords_file: str | None = None
+
+    def __post_init__(self) -> None:
+        self.min_ratio = _or(self.min_ratio, roots_params(self.lang).stopwords_min)
+        _check_exists(self.stopwords_file, "roots_stopwords.stopwords_file")
+        self._words: frozenset[str] | None = None
+
+    def setup(self) -> None:
+        if self.stopwords_file:
+            self._words = read_word_list(self.stopwords_file, self.lang, "roots_stopwords.stopwords_file")
+        else:
+            self._words = packaged_stopwords(self.lang)
+
+    def filter(self, doc: Document) -> str | None:
+        if self._words is None:
+            self.setup()
+        ratio = ratio_in_list(doc, self._words, roots_params(self.lang))
+        return "roots_few_stopwords" if ratio < self.min_ratio else None
+
+
+@dataclass
+class RootsFlaggedWords(Filter):
+    """§3.2 filter 6: flagged-word ratio <= max_ratio.
+
+    No well-kept package ships the ROOTS flagged-word lists, so `flagged_words_file` is required
+    (one word per line, or JSON: a list or {lang: [words]}); without it the step refuses to run.
+    """
+
+    name = "roots_flagged_words"
+    lang: str = "en"
+    max_ratio: float | None = None
+    flagged_words_file: str | None = None
+
+    def __post_init__(self) -> None:
+        self.max_ratio = _or(self.max_ratio, roots_params(self.lang).flagged_max)
+        _check_exists(self.flagged_words_file, "roots_flagged_words.flagged_words_file")
+        self._words: frozenset[str] | None = None
+
+    def setup(self) -> None:
+        if not self.flagged_words_file:
+            raise UserError(
+                f"roots_flagged_words: no packaged flagged-word list for {self.lang!r}; set "
+                "flagged_words_file=PATH (one word per line, e.g. BigScience's flagged_words.py list "
+                "or LDNOOBW), or remove the step from the recipe"
+            )
+        self._words = read_word_list(self.flagged_words_file, self.lang, "roots_flagged_words.flagged_words_file")
+
+    def filter(self, doc: Document) -> str | None:
+        if self._words is None:
+            self.setup()
+        ratio = ratio_in_list(doc, self._words, roots_params(self.lang))
+        return "roots_flagged_words" if ratio > self.max_ratio else None
+
+
+@dataclass
+class RootsPerplexity(Filter):
+    """§3.2 filter 8: perplexity under an n-gram LM (`roots lm train`) <= max_perplexity.
+
+    ppl = 10^(-sum log10 p / sum (tokens + 1)) over the document's normalized, non-empty lines,
+    rounded to 0.1 as upstream; the score is kept in `metadata["perplexity"]`. With `model: null` the
+    step keeps every document and says once that it is skipped (no reference LM was given).
+    `backend: auto` scores with KenLM when the `kenlm` module is importable (same ARPA file, same
+    numbers to float32 precision), else with roots' own scorer.
+    """
+
+    name = "roots_perplexity"
+    lang: str = "en"
+    model: str | None = None
+    max_perplexity: float | None = None
+    backend: Literal["auto", "roots", "kenlm"] = "auto"
+
+    def __post_init__(self) -> None:
+        self.max_perplexity = _or(self.max_perplexity, roots_params(self.lang).perplexity_max)
+        _check_exists(self.model, "roots_perplexity.model")
+        self._lm = None
+        self._ready = False
+
+    def setup(self) -> None:
+        self._ready = True
+        if self.model is None:
+            log.warning("roots_perplexity: no n-gram LM given (model: null), so the step keeps every "
+                        "document; train one with `roots lm train --input REFERENCE --output LM`")
+            return
+        from roots.data.lm import load_scorer
+
+        self._lm = load_scorer(self.model, self.backend)
+
+    def filter(self, doc: Document) -> str | None:
+        if not self._ready:
+            self.setup()
+        if self._lm is None:
+            return None
+        ppl = round(self._lm.document_perplexity(doc.text), 1)
+        doc.metadata["perplexity"] = ppl
+        return "roots_perplexity" if ppl > self.max_perplexity else None
