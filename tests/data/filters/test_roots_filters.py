@@ -232,7 +232,14 @@ def test_stopwords_with_the_reference_list(shared_data, tmp_path):
 def test_flagged_words_needs_a_list():
     """§3.2 filter 6: no packaged list -> a clear error naming the option, never a silent pass."""
     with pytest.raises(UserError, match="flagged_words_file"):
-        RootsFlaggedWords(lang="en").filter(doc(PARAGRAPH))
+        RootsFlaggedWords(lang="fr").filter(doc(PARAGRAPH))
+
+
+def test_flagged_words_english_default_list():
+    """§3.2 filter 6: English uses better-profanity's list by default; en max ratio 0.01."""
+    f = RootsFlaggedWords(lang="en")
+    assert f.filter(doc(PARAGRAPH)) is None
+    assert f.filter(doc("fuck this shit " * 10 + PARAGRAPH)) == "roots_flagged_words"
 
 
 def test_flagged_words_at_the_threshold(tmp_path):

@@ -22,6 +22,7 @@ from roots.data.document import Document
 from roots.data.filters.roots_text import (
     NON_PRINTING,
     lower_words,
+    packaged_flagged_words_en,
     packaged_stopwords,
     ratio_in_list,
     read_word_list,
@@ -240,8 +241,10 @@ class RootsStopwords(Filter):
 class RootsFlaggedWords(Filter):
     """§3.2 filter 6: flagged-word ratio <= max_ratio.
 
-    No well-kept package ships the ROOTS flagged-word lists, so `flagged_words_file` is required
-    (one word per line, or JSON: a list or {lang: [words]}); without it the step refuses to run.
+    No package ships BigScience's own lists. For English the default is the single-word entries of
+    better-profanity's word list (a well-kept, MIT-licensed package; broader swearing coverage than
+    BigScience's porn-focused list, documented divergence). Other languages need `flagged_words_file`
+    (one word per line, or JSON: a list or {lang: [words]}); without one the step refuses to run.
     """
 
     name = "roots_flagged_words"
@@ -255,6 +258,9 @@ class RootsFlaggedWords(Filter):
         self._words: frozenset[str] | None = None
 
     def setup(self) -> None:
+        if not self.flagged_words_file and self.lang == "en":
+            self._words = packaged_flagged_words_en()
+            return
         if not self.flagged_words_file:
             raise UserError(
                 f"roots_flagged_words: no packaged flagged-word list for {self.lang!r}; set "

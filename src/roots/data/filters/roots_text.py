@@ -225,3 +225,17 @@ def packaged_stopwords(lang: str) -> frozenset[str]:
         raise UserError(f"roots_stopwords: no packaged stop-word list for {lang!r}; pass stopwords_file=PATH")
     return frozenset(w.lower() for w in stopwordsiso.stopwords(lang))
 
+
+
+def packaged_flagged_words_en() -> frozenset[str]:
+    """English flagged words: the single-word entries of better-profanity's list (the `curate` extra)."""
+    try:
+        from importlib.resources import files
+
+        text = (files("better_profanity") / "profanity_wordlist.txt").read_text(encoding="utf-8")
+    except (ImportError, ModuleNotFoundError, FileNotFoundError) as e:
+        raise UserError(
+            "roots_flagged_words: pip install better-profanity (the `curate` extra) for the default English "
+            "list, or pass flagged_words_file=PATH"
+        ) from e
+    return frozenset(w.strip().lower() for w in text.splitlines() if w.strip() and " " not in w.strip())
