@@ -79,7 +79,8 @@ def _word_ids(doc: Document) -> np.ndarray:
 class NGramStats:
     """Gopher repetition measures for one n, in characters of words (separators not counted).
 
-    top_chars: occurrences x characters of the most frequent n-gram (ties: the longest one).
+    top_chars: occurrences x characters of the most frequent n-gram (ties: the longest one); 0 when no
+      n-gram occurs twice (a lone long n-gram is not repetition; datatrove counts it).
     dup_chars: characters of the words covered by a *repeated* occurrence of an n-gram (one that already
       occurred earlier in the document); a word covered by several overlapping repeats counts once.
     """
@@ -106,7 +107,7 @@ def _ngram_stats(ids: np.ndarray, lengths: np.ndarray, n: int) -> NGramStats:
     cum = np.concatenate(([0], np.cumsum(lengths)))
     chars = cum[n : n + count] - cum[:count]  # (count,) characters of each n-gram occurrence
     top = counts.max()
-    top_chars = int(top * chars[first[counts == top]].max())
+    top_chars = int(top * chars[first[counts == top]].max()) if top > 1 else 0
     repeated = np.flatnonzero(first[inverse] != np.arange(count))
     if len(repeated) == 0:
         return NGramStats(top_chars, 0)
