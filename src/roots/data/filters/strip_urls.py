@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from roots.data.base import Step
 from roots.data.document import Document
 
-URL_RE = re.compile(r"(?:\b[a-z][a-z0-9+.\-]*://|\bwww\.)[^\s<>\"']+", re.IGNORECASE)
+# a URL does not end with sentence punctuation: "see www.a.org." keeps its period
+URL_RE = re.compile(r"(?:\b[a-z][a-z0-9+.\-]*://|\bwww\.)[^\s<>\"']*[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
 _SPACES_RE = re.compile(r"[ \t]{2,}")
+_SPACE_BEFORE_PUNCT_RE = re.compile(r"[ \t]+(?=[.,;:!?]|\n|$)")
 _NEWLINES_RE = re.compile(r"\n{3,}")
 
 
@@ -27,7 +29,7 @@ class StripUrls(Step):
     def process(self, doc: Document) -> str | None:
         text, n_urls = URL_RE.subn("", doc.text)
         if n_urls:
-            text = _SPACES_RE.sub(" ", text)
+            text = _SPACE_BEFORE_PUNCT_RE.sub("", _SPACES_RE.sub(" ", text))
         if self.collapse_newlines:
             text = _NEWLINES_RE.sub("\n\n", text)
         if text != doc.text:
