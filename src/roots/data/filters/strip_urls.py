@@ -11,7 +11,7 @@ from roots.data.document import Document
 # a URL does not end with sentence punctuation: "see www.a.org." keeps its period
 URL_RE = re.compile(r"(?:\b[a-z][a-z0-9+.\-]*://|\bwww\.)[^\s<>\"']*[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
 _SPACES_RE = re.compile(r"[ \t]{2,}")
-_SPACE_BEFORE_PUNCT_RE = re.compile(r"[ \t]+(?=[.,;:!?]|\n|$)")
+_SPACE_BEFORE_PUNCT_RE = re.compile(r"[ \t]+(?=[.,;:!?)\]]|\n|$)")
 _NEWLINES_RE = re.compile(r"\n{3,}")
 
 
