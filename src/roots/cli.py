@@ -20,6 +20,7 @@ from roots.common.errors import UserError
 
 # command words -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "report": ("roots.data.report:run", "(re)write a curation run's funnel report (report.html, funnel.png)"),
 }
 
 
