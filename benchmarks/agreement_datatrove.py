@@ -19,10 +19,9 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _pages import DEFAULT_DATA, extracted_texts  # noqa: E402
-
-from roots.data.document import Document  # noqa: E402
-from roots.data.registry import build_step  # noqa: E402
+from _pages import DEFAULT_DATA, extracted_texts
+from roots.data.document import Document
+from roots.data.registry import build_step
 
 GOAL = 98.0
 
