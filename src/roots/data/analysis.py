@@ -68,9 +68,9 @@ def word_lengths(doc: Document) -> np.ndarray:
 
 def _word_ids(doc: Document) -> np.ndarray:
     def compute(_: str) -> np.ndarray:
-        vocab: dict[str, int] = {}
         ws = words(doc)
-        return np.fromiter((vocab.setdefault(w, len(vocab)) for w in ws), np.uint64, len(ws))
+        vocab = {w: i for i, w in enumerate(dict.fromkeys(ws))}  # word -> id in order of appearance
+        return np.fromiter(map(vocab.__getitem__, ws), np.uint64, len(ws))
 
     return doc.cached("word_ids", compute)
 
@@ -102,19 +102,22 @@ def _ngram_stats(ids: np.ndarray, lengths: np.ndarray, n: int) -> NGramStats:
     hashes = np.zeros(count, dtype=np.uint64)
     for k in range(n):
         hashes += ids[k : k + count] * _HASH_BASES[k]
-    _, first, inverse, counts = np.unique(hashes, return_index=True, return_inverse=True,
-                                          return_counts=True)
+    # one stable sort groups equal n-grams, earliest occurrence first within each group
+    order = np.argsort(hashes, kind="stable")
+    sorted_hashes = hashes[order]
+    same = sorted_hashes[1:] == sorted_hashes[:-1]  # (count - 1,) equal to the previous one
+    repeated = order[1:][same]  # occurrences of an n-gram that already occurred earlier
+    if len(repeated) == 0:
+        return NGramStats(0, 0)
     cum = np.concatenate(([0], np.cumsum(lengths)))
     chars = cum[n : n + count] - cum[:count]  # (count,) characters of each n-gram occurrence
-    top = counts.max()
-    top_chars = int(top * chars[first[counts == top]].max()) if top > 1 else 0
-    repeated = np.flatnonzero(first[inverse] != np.arange(count))
-    if len(repeated) == 0:
-        return NGramStats(top_chars, 0)
+    group_starts = np.flatnonzero(np.concatenate(([True], ~same)))
+    group_sizes = np.diff(np.append(group_starts, count))
+    top = group_sizes.max()
+    top_chars = int(top * chars[order[group_starts[group_sizes == top]]].max())
     # mark the words covered by repeated occurrences with a difference array: +1 at start, -1 at end
-    cover = np.zeros(len(ids) + 1, dtype=np.int32)
-    np.add.at(cover, repeated, 1)
-    np.add.at(cover, repeated + n, -1)
+    size = len(ids) + 1
+    cover = np.bincount(repeated, minlength=size) - np.bincount(repeated + n, minlength=size)
     covered = np.cumsum(cover[:-1]) > 0
     return NGramStats(top_chars, int(lengths[covered].sum()))
 

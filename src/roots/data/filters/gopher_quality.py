@@ -68,7 +68,8 @@ class GopherQuality(Filter):
             ellipsis_lines = sum(line.endswith(("...", "…")) for line in lines)
             if ellipsis_lines / len(lines) > self.max_ellipsis_lines_ratio:
                 return "gopher_ellipsis_lines"
-        if sum(1 for w in words if _has_letter(w)) / n_words < self.min_alpha_words_ratio:
+        alpha_words = sum(map(bool, map(_has_letter, words)))  # map/map: no Python frame per word
+        if alpha_words / n_words < self.min_alpha_words_ratio:
             return "gopher_non_alpha_words"
         if len(self._stop_words.intersection(map(str.lower, words))) < self.min_stop_words:
             return "gopher_few_stop_words"
