@@ -39,15 +39,17 @@ def _html_pages(data: Path) -> Iterator[tuple[str, str]]:
                 yield f"{path.name}#{i}", json.loads(line)["html"]
 
 
-def extracted_texts(data: Path) -> list[str]:
-    """Non-empty trafilatura (favor_precision) texts of all pages, cached after the first call."""
+def extracted_texts(data: Path, limit: int | None = None) -> list[str]:
+    """Non-empty trafilatura (favor_precision) texts of all pages, cached after the first full call.
+
+    With `limit` and no cache yet, only the first `limit` texts are extracted (and not cached)."""
     data = Path(data).resolve()
     if not (data / "web").is_dir():
         sys.exit(f"no web data under {data}: pass --data PATH/TO/shared/data")
     key = hashlib.sha1(str(data).encode()).hexdigest()[:12]
     cache = Path(tempfile.gettempdir()) / f"roots_bench_extracted_v2_{key}.jsonl"
     if cache.exists():
-        return [json.loads(line)["text"] for line in cache.open(encoding="utf-8")]
+        return [json.loads(line)["text"] for line in cache.open(encoding="utf-8")][:limit]
     import trafilatura
 
     texts = []
@@ -55,6 +57,8 @@ def extracted_texts(data: Path) -> list[str]:
         text = trafilatura.extract(html, favor_precision=True, include_comments=False)
         if text and text.strip():
             texts.append({"source": source, "text": text})
+            if limit is not None and len(texts) >= limit:
+                return [t["text"] for t in texts]
     tmp = cache.with_suffix(".tmp")
     with tmp.open("w", encoding="utf-8") as f:
         for t in texts:
