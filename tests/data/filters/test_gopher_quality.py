@@ -127,3 +127,8 @@ def test_thresholds_are_fields():
 
 def test_empty_document():
     assert reason("") == "gopher_short_doc"
+
+
+def test_wordless_document_with_min_words_off():
+    """A document without words is too short even with `min_words: 0` (no ratio is defined)."""
+    assert reason("... ### ...", min_words=0) == "gopher_short_doc"

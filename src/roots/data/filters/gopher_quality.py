@@ -48,7 +48,7 @@ class GopherQuality(Filter):
         text = doc.text
         words = analysis.words(doc)
         n_words = len(words)
-        if n_words < self.min_words:
+        if n_words < max(self.min_words, 1):  # the ratios below need at least one word
             return "gopher_short_doc"
         if n_words > self.max_words:
             return "gopher_long_doc"
