@@ -5,7 +5,7 @@ chain of filters splits a document into words, lines and paragraphs once, and a 
 text (line-wise corrections, C4 line removal) invalidates everything automatically.
 
 Definitions roots pins (RECIPES.md §2 "known divergence"; each is tested):
-- word: a maximal run of letters/digits (`\\w`), optionally joined by an inner apostrophe, hyphen or
+- word: a maximal run of word characters (letters, digits, "_"), optionally joined by an inner apostrophe, hyphen or
   period ("don't", "e-mail", "3.14", "U.S"). Punctuation and symbols are never words, so "Hello,
   world!" has 2 words. This is tokenizer-free (no NLTK/spaCy), language-agnostic for space-separated
   scripts, and fast (one compiled regex in C).
@@ -13,7 +13,8 @@ Definitions roots pins (RECIPES.md §2 "known divergence"; each is tested):
   paragraphs; they are not lines.
 - paragraph: a block of text between blank lines (lines holding only whitespace), stripped.
 - word n-gram statistics (Gopher repetition) are computed on integer word ids with numpy: each
-  n-gram gets a 64-bit polynomial hash of its ids, so counting needs no string joins.
+  n-gram gets a 64-bit hash (a fixed random linear combination of its ids, mod 2^64), so counting
+  needs neither string joins nor Python loops over n-grams.
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ from roots.data.document import Document
 WORD_RE = re.compile(r"\w+(?:['’.\-]\w+)*")
 _BLANK_LINE_RE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 MAX_NGRAM = 16
-# odd 64-bit multipliers for the polynomial n-gram hash (fixed: results are reproducible)
-_HASH_BASES = np.random.default_rng(0x5EED).integers(1, 2**63, size=MAX_NGRAM, dtype=np.uint64) * np.uint64(2) + \
-    np.uint64(1)
+# one odd 64-bit multiplier per n-gram position (a fixed seed: results are reproducible)
+_HASH_BASES = np.random.default_rng(0x5EED).integers(0, 2**63, size=MAX_NGRAM, dtype=np.uint64) * 2 + 1
 
 
 def split_words(text: str) -> list[str]:
@@ -50,6 +50,7 @@ def split_paragraphs(text: str) -> list[str]:
 
 
 def words(doc: Document) -> list[str]:
+    """The document's words, split once per text."""
     return doc.cached("words", split_words)
 
 
