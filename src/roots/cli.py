@@ -20,6 +20,9 @@ from roots.common.errors import UserError
 
 # command words -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "tokenizer train": ("roots.tokenizer.train:run",
+                        "train a BPE / WordPiece / Unigram / char tokenizer (HF tokenizers) on a corpus"),
+    "tokenize": ("roots.tokenizer.shards:run", "encode a corpus into train/val token shards (.bin + meta.json)"),
 }
 
 
