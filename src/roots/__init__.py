@@ -19,6 +19,7 @@ _EXPORTS: dict[str, str] = {
     "Document": "roots.data.document:Document",
     "Step": "roots.data.base:Step",
     "Filter": "roots.data.base:Filter",
+    "Tokenizer": "roots.tokenizer.tokenizer:Tokenizer",
 }
 
 

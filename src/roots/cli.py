@@ -26,6 +26,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval rouge": ("roots.eval.rouge:rouge", "ROUGE-1/2/L/Lsum (rouge-score), files or JSONL fields"),
     "eval classification": ("roots.eval.classification:classification",
                             "accuracy, P/R/F1 (macro, micro, per class), confusion matrix"),
+    "tokenizer train": ("roots.tokenizer.train:run",
+                        "train a BPE / WordPiece / Unigram / char tokenizer (HF tokenizers) on a corpus"),
+    "tokenize": ("roots.tokenizer.shards:run", "encode a corpus into train/val token shards (.bin + meta.json)"),
 }
 
 
