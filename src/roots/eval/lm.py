@@ -150,123 +150,65 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def resolve_checkpoint(path: str | os.PathLike) -> tuple[Path, Path | None]:
+    """(checkpoint folder, run folder or None) for a checkpoint folder or a training run folder."""
+    path = Path(path)
+    if (path / "model.safetensors").is_file():
+        run = path.parent.parent if path.parent.name == "checkpoints" else None
+        return path, run
+    last = path / "checkpoints" / "last"
+    if last.is_symlink() or last.is_dir():
+        return last.resolve(), path
+    if last.is_file():  # a pointer file: {"path": "step_N"} or the folder name as text
+        import json
+
+        text = last.read_text().strip()
+        name = json.loads(text).get("path", "") if text.startswith("{") else text
+        return (path / "checkpoints" / name).resolve(), path
+    raise UserError(f"{path}: neither a roots checkpoint (model.safetensors + config.yaml) nor a run folder "
+                    "with checkpoints/last")
+
+
+def find_tokenizer(checkpoint: Path, run_dir: Path | None) -> Path | None:
+    """The tokenizer a model was trained with: CHECKPOINT/tokenizer/, or the `tokenizer_dir` recorded in
+    the meta.json of the token shards its saved config points at."""
+    import json
+
+    from roots.common.config import load_yaml
+
+    if (checkpoint / "tokenizer" / "tokenizer.json").is_file():
+        return checkpoint / "tokenizer"
+    for folder in (checkpoint, run_dir):
+        if folder is None or not (folder / "config.yaml").is_file():
+            continue
+        stack = [load_yaml(folder / "config.yaml")]
+        while stack:  # every string in the config that names a folder of token shards
+            value = stack.pop()
+            if isinstance(value, dict):
+                stack.extend(value.values())
+            elif isinstance(value, list):
+                stack.extend(value)
+            elif isinstance(value, str):
+                meta = Path(value) / "meta.json"
+                for candidate in (meta, folder / meta):
+                    if candidate.is_file():
+                        tok = json.loads(candidate.read_text()).get("tokenizer_dir")
+                        if tok and (Path(tok) / "tokenizer.json").is_file():
+                            return Path(tok)
+    return None
+
+
 def load_roots_model(path: str | os.PathLike, tokenizer: str | os.PathLike | None = None,
                      device: str = "auto") -> LoadedModel:
-    """A roots checkpoint folder (model.safetensors + config) or run folder (its last checkpoint)."""
-    from roots.model.checkpoint import load_checkpoint  # the model stage owns its checkpoint format
+    """A roots checkpoint folder (model.safetensors + config.yaml) or run folder (its last checkpoint)."""
+    from roots.model.io import load_model
     from roots.tokenizer.tokenizer import Tokenizer
 
     device = resolve_device(device)
-    loaded = load_checkpoint(path, device=device)
-    tok_dir = tokenizer or loaded.tokenizer_dir
+    checkpoint, run_dir = resolve_checkpoint(path)
+    tok_dir = Path(tokenizer) if tokenizer else find_tokenizer(checkpoint, run_dir)
     if tok_dir is None:
         raise UserError(f"{path}: no tokenizer recorded for this model; pass --tokenizer TOK")
-    model = loaded.model.to(device).eval()
-    return LoadedModel(model, Tokenizer.load(tok_dir), loaded.config.block_size, device, loaded.checkpoint,
-                       loaded.run_dir, {"tokenizer_dir": str(tok_dir)})
-
-
-# ------------------------------------------------------------------------------------------ CLI
-
-
-@dataclass
-class PerplexityConfig:
-    """`roots eval perplexity`: sliding-window perplexity of a roots model on a text file or corpus."""
-
-    model: str = field(metadata={"help": "roots checkpoint or run folder"})
-    input: str = field(metadata={"help": "text file (.txt/.gz/.zst, scored as one sequence) or a roots "
-                                         "corpus (folder or .jsonl[.zst] shards, each document scored)"})
-    output: str = field(default="", metadata={"help": "report folder (default: MODEL/eval/perplexity-NAME)"})
-    tokenizer: str | None = field(default=None, metadata={"help": "tokenizer folder (default: the run's)"})
-    context: int = field(default=0, metadata={"help": "tokens of context per window (0: the model's)"})
-    stride: int = field(default=0, metadata={"help": "new tokens scored per window (0: = context)"})
-    batch_size: int = 8
-    device: str = "auto"
-
-
-def _read_texts(path: str) -> list[str]:
-    from roots.common.io import open_text
-    from roots.data.corpus import SHARD_SUFFIXES, iter_corpus
-
-    p = Path(path)
-    if not p.exists():
-        raise UserError(f"input not found: {path}")
-    if p.is_dir() or p.name.endswith(SHARD_SUFFIXES):
-        texts = [doc.text for doc in iter_corpus(p)]
-    else:
-        with open_text(p) as f:
-            texts = [f.read()]
-    texts = [t for t in texts if t]
-    if not texts:
-        raise UserError(f"{path}: no text to score")
-    return texts
-
-
-def perplexity_run(config: PerplexityConfig) -> int:
-    """Score the input, write REPORT.json/md, print the summary line."""
-    from roots.common.records import write_run_record
-    from roots.eval.perplexity import PerplexityResult, perplexity
-    from roots.eval.report import write_report
-
-    loaded = load_roots_model(config.model, config.tokenizer, config.device)
-    context = config.context or loaded.context
-    if context > loaded.context:
-        raise UserError(f"--context {context} exceeds the model's context of {loaded.context} tokens")
-    stride = config.stride or context
-    texts = _read_texts(config.input)
-    total = PerplexityResult(0.0, 0, 0, 0)
-    for text in texts:
-        r = perplexity(loaded.logits, text, loaded.tokenizer.encode, loaded.tokenizer.eos_id, context, stride,
-                       config.batch_size, loaded.device, progress=len(texts) == 1)
-        total = PerplexityResult(total.nll_sum + r.nll_sum, total.tokens + r.tokens, total.bytes + r.bytes,
-                                 total.words + r.words)
-    out = Path(config.output or loaded.checkpoint / "eval" / f"perplexity-{Path(config.input).name}")
-    units = {"nats_per_token": "nats/token", "token_perplexity": "exp(nats/token)", "bits_per_byte": "bits/byte",
-             "word_perplexity": "exp(nats/word), whitespace words", "tokens": "tokens", "bytes": "UTF-8 bytes",
-             "words": "words", "nll_sum_nats": "nats"}
-    settings = {"model": str(loaded.checkpoint), "input": config.input, "documents": len(texts),
-                "context": context, "stride": stride, "prefix": "EOS", **loaded.info}
-    write_report(out, "perplexity", total.to_dict(), settings, units)
-    write_run_record(out, "eval_perplexity", config)
-    print(f"perplexity: {total.nats_per_token:.4f} nats/token, {total.bits_per_byte:.4f} bits/byte, "
-          f"word ppl {total.word_perplexity:.2f} over {total.tokens} tokens -> {out}/REPORT.json")
-    return 0
-
-
-@dataclass
-class TaskRunConfig:
-    """`roots eval task`: an lm-eval-style task (YAML) on a roots model."""
-
-    model: str = field(metadata={"help": "roots checkpoint or run folder"})
-    task: str = field(metadata={"help": "task YAML (see roots.eval.tasks.TaskConfig)"})
-    output: str = field(default="", metadata={"help": "report folder (default: MODEL/eval/task-NAME)"})
-    tokenizer: str | None = None
-    num_fewshot: int | None = None
-    limit: int | None = None
-    batch_size: int = 16
-    prefix_eos: bool = field(default=True, metadata={"help": "prefix contexts with EOS (false: lm-eval hf)"})
-    device: str = "auto"
-
-
-def task_run(config: TaskRunConfig) -> int:
-    from roots.common.records import write_run_record
-    from roots.eval.report import write_report
-    from roots.eval.tasks import evaluate_task, load_task
-
-    task = load_task(config.task, num_fewshot=config.num_fewshot, limit=config.limit)
-    lm = RootsLM.from_checkpoint(config.model, config.tokenizer, config.device, batch_size=config.batch_size,
-                                 prefix_eos=config.prefix_eos)
-    result = evaluate_task(lm, task)
-    out = Path(config.output or Path(config.model) / "eval" / f"task-{task.task}")
-    units = {k: "fraction" if k.startswith(("acc", "exact")) else "see name" for k in result["metrics"]}
-    units.update({"word_perplexity": "exp(nats/word)", "byte_perplexity": "exp(nats/byte)",
-                  "bits_per_byte": "bits/byte", "perplexity": "exp(nats/doc)"})
-    settings = {"model": config.model, "task": config.task, "n": result["n"], "num_fewshot": task.num_fewshot,
-                "output_type": task.output_type, "prefix_eos": config.prefix_eos}
-    samples = "\n".join(f"- `{s}`" for s in result["samples"])
-    write_report(out, f"task {task.task}", result["metrics"], settings, units,
-                 extra_md=f"## Samples\n\n{samples}" if samples else "")
-    write_run_record(out, "eval_task", config)
-    shown = ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items())
-    print(f"task {task.task}: {shown} over {result['n']} docs -> {out}/REPORT.json")
-    return 0
+    model = load_model(checkpoint, device=device).eval()
+    return LoadedModel(model, Tokenizer.load(tok_dir), model.config.block_size, device, checkpoint, run_dir,
+                       {"tokenizer_dir": str(tok_dir)})
