@@ -212,3 +212,109 @@ def load_roots_model(path: str | os.PathLike, tokenizer: str | os.PathLike | Non
     model = load_model(checkpoint, device=device).eval()
     return LoadedModel(model, Tokenizer.load(tok_dir), model.config.block_size, device, checkpoint, run_dir,
                        {"tokenizer_dir": str(tok_dir)})
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+
+@dataclass
+class PerplexityConfig:
+    """`roots eval perplexity`: sliding-window perplexity of a roots model on a text file or corpus."""
+
+    model: str = field(metadata={"help": "roots checkpoint or run folder"})
+    input: str = field(metadata={"help": "text file (.txt/.gz/.zst, scored as one sequence) or a roots "
+                                         "corpus (folder or .jsonl[.zst] shards, each document scored)"})
+    output: str = field(default="", metadata={"help": "report folder (default: MODEL/eval/perplexity-NAME)"})
+    tokenizer: str | None = field(default=None, metadata={"help": "tokenizer folder (default: the run's)"})
+    context: int = field(default=0, metadata={"help": "tokens of context per window (0: the model's)"})
+    stride: int = field(default=0, metadata={"help": "new tokens scored per window (0: = context)"})
+    batch_size: int = 8
+    device: str = "auto"
+
+
+def _read_texts(path: str) -> list[str]:
+    from roots.common.io import open_text
+    from roots.data.corpus import SHARD_SUFFIXES, iter_corpus
+
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"input not found: {path}")
+    if p.is_dir() or p.name.endswith(SHARD_SUFFIXES):
+        texts = [doc.text for doc in iter_corpus(p)]
+    else:
+        with open_text(p) as f:
+            texts = [f.read()]
+    texts = [t for t in texts if t]
+    if not texts:
+        raise UserError(f"{path}: no text to score")
+    return texts
+
+
+def perplexity_run(config: PerplexityConfig) -> int:
+    """Score the input, write REPORT.json/md, print the summary line."""
+    from roots.common.records import write_run_record
+    from roots.eval.perplexity import PerplexityResult, perplexity
+    from roots.eval.report import write_report
+
+    loaded = load_roots_model(config.model, config.tokenizer, config.device)
+    context = config.context or loaded.context
+    if context > loaded.context:
+        raise UserError(f"--context {context} exceeds the model's context of {loaded.context} tokens")
+    stride = config.stride or context
+    texts = _read_texts(config.input)
+    total = PerplexityResult(0.0, 0, 0, 0)
+    for text in texts:
+        r = perplexity(loaded.logits, text, loaded.tokenizer.encode, loaded.tokenizer.eos_id, context, stride,
+                       config.batch_size, loaded.device, progress=len(texts) == 1)
+        total = PerplexityResult(total.nll_sum + r.nll_sum, total.tokens + r.tokens, total.bytes + r.bytes,
+                                 total.words + r.words)
+    out = Path(config.output or loaded.checkpoint / "eval" / f"perplexity-{Path(config.input).name}")
+    units = {"nats_per_token": "nats/token", "token_perplexity": "exp(nats/token)", "bits_per_byte": "bits/byte",
+             "word_perplexity": "exp(nats/word), whitespace words", "tokens": "tokens", "bytes": "UTF-8 bytes",
+             "words": "words", "nll_sum_nats": "nats"}
+    settings = {"model": str(loaded.checkpoint), "input": config.input, "documents": len(texts),
+                "context": context, "stride": stride, "prefix": "EOS", **loaded.info}
+    write_report(out, "perplexity", total.to_dict(), settings, units)
+    write_run_record(out, "eval_perplexity", config)
+    print(f"perplexity: {total.nats_per_token:.4f} nats/token, {total.bits_per_byte:.4f} bits/byte, "
+          f"word ppl {total.word_perplexity:.2f} over {total.tokens} tokens -> {out}/REPORT.json")
+    return 0
+
+
+@dataclass
+class TaskRunConfig:
+    """`roots eval task`: an lm-eval-style task (YAML) on a roots model."""
+
+    model: str = field(metadata={"help": "roots checkpoint or run folder"})
+    task: str = field(metadata={"help": "task YAML (see roots.eval.tasks.TaskConfig)"})
+    output: str = field(default="", metadata={"help": "report folder (default: MODEL/eval/task-NAME)"})
+    tokenizer: str | None = None
+    num_fewshot: int | None = None
+    limit: int | None = None
+    batch_size: int = 16
+    prefix_eos: bool = field(default=True, metadata={"help": "prefix contexts with EOS (false: lm-eval hf)"})
+    device: str = "auto"
+
+
+def task_run(config: TaskRunConfig) -> int:
+    from roots.common.records import write_run_record
+    from roots.eval.report import write_report
+    from roots.eval.tasks import evaluate_task, load_task
+
+    task = load_task(config.task, num_fewshot=config.num_fewshot, limit=config.limit)
+    lm = RootsLM.from_checkpoint(config.model, config.tokenizer, config.device, batch_size=config.batch_size,
+                                 prefix_eos=config.prefix_eos)
+    result = evaluate_task(lm, task)
+    out = Path(config.output or Path(config.model) / "eval" / f"task-{task.task}")
+    units = {k: "fraction" if k.startswith(("acc", "exact")) else "see name" for k in result["metrics"]}
+    units.update({"word_perplexity": "exp(nats/word)", "byte_perplexity": "exp(nats/byte)",
+                  "bits_per_byte": "bits/byte", "perplexity": "exp(nats/doc)"})
+    settings = {"model": config.model, "task": config.task, "n": result["n"], "num_fewshot": task.num_fewshot,
+                "output_type": task.output_type, "prefix_eos": config.prefix_eos}
+    samples = "\n".join(f"- `{s}`" for s in result["samples"])
+    write_report(out, f"task {task.task}", result["metrics"], settings, units,
+                 extra_md=f"## Samples\n\n{samples}" if samples else "")
+    write_run_record(out, "eval_task", config)
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items())
+    print(f"task {task.task}: {shown} over {result['n']} docs -> {out}/REPORT.json")
+    return 0
