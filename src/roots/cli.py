@@ -20,6 +20,8 @@ from roots.common.errors import UserError
 
 # command words -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("roots.train.trainer:train", "train a language model on token shards (resumable)"),
+    "generate": ("roots.model.generate:generate", "continue a prompt with a trained model"),
 }
 
 
