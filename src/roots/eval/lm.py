@@ -151,51 +151,26 @@ def resolve_device(device: str) -> str:
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> tuple[Path, Path | None]:
-    """(checkpoint folder, run folder or None) for a checkpoint folder or a training run folder."""
-    path = Path(path)
-    if (path / "model.safetensors").is_file():
-        run = path.parent.parent if path.parent.name == "checkpoints" else None
-        return path, run
-    last = path / "checkpoints" / "last"
-    if last.is_symlink() or last.is_dir():
-        return last.resolve(), path
-    if last.is_file():  # a pointer file: {"path": "step_N"} or the folder name as text
-        import json
+    """(checkpoint folder, its run folder or None) for a checkpoint or a run folder (best, else last)."""
+    from roots.model.io import find_checkpoint
 
-        text = last.read_text().strip()
-        name = json.loads(text).get("path", "") if text.startswith("{") else text
-        return (path / "checkpoints" / name).resolve(), path
-    raise UserError(f"{path}: neither a roots checkpoint (model.safetensors + config.yaml) nor a run folder "
-                    "with checkpoints/last")
+    checkpoint = find_checkpoint(path)
+    return checkpoint, checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
 
 
 def find_tokenizer(checkpoint: Path, run_dir: Path | None) -> Path | None:
-    """The tokenizer a model was trained with: CHECKPOINT/tokenizer/, or the `tokenizer_dir` recorded in
-    the meta.json of the token shards its saved config points at."""
-    import json
-
-    from roots.common.config import load_yaml
+    """The tokenizer a model was trained with: CHECKPOINT/tokenizer/ (imported models), else the run's
+    copy or the one its token shards name (the rules of `roots generate`)."""
+    from roots.model.generate import find_tokenizer as run_tokenizer
 
     if (checkpoint / "tokenizer" / "tokenizer.json").is_file():
         return checkpoint / "tokenizer"
-    for folder in (checkpoint, run_dir):
-        if folder is None or not (folder / "config.yaml").is_file():
-            continue
-        stack = [load_yaml(folder / "config.yaml")]
-        while stack:  # every string in the config that names a folder of token shards
-            value = stack.pop()
-            if isinstance(value, dict):
-                stack.extend(value.values())
-            elif isinstance(value, list):
-                stack.extend(value)
-            elif isinstance(value, str):
-                meta = Path(value) / "meta.json"
-                for candidate in (meta, folder / meta):
-                    if candidate.is_file():
-                        tok = json.loads(candidate.read_text()).get("tokenizer_dir")
-                        if tok and (Path(tok) / "tokenizer.json").is_file():
-                            return Path(tok)
-    return None
+    if run_dir is None:
+        return None
+    try:
+        return run_tokenizer(checkpoint)
+    except UserError:
+        return None
 
 
 def load_roots_model(path: str | os.PathLike, tokenizer: str | os.PathLike | None = None,

@@ -35,6 +35,18 @@ def save_model(model: torch.nn.Module, directory: str | Path) -> None:
     save_yaml({"model": model.config}, directory / CONFIG)
 
 
+def find_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder from a run folder (its best, else last checkpoint) or a checkpoint folder."""
+    path = Path(path)
+    if (path / WEIGHTS).exists():
+        return path
+    for name in ("best", "last"):
+        candidate = path / "checkpoints" / name
+        if (candidate / WEIGHTS).exists():
+            return candidate.resolve()
+    raise UserError(f"{path}: neither a checkpoint folder (with {WEIGHTS}) nor a run folder with checkpoints/")
+
+
 def read_model_config(directory: str | Path) -> ModelConfig:
     path = Path(directory) / CONFIG
     if not path.exists():
