@@ -58,7 +58,7 @@ def test_eval_perplexity_over_a_corpus_sums_documents(checkpoint, tmp_path):
 
 def test_eval_perplexity_errors(checkpoint, tmp_path, capsys):
     assert main(["eval", "perplexity", "--model", str(tmp_path), "--input", "x.txt"]) == 2
-    assert "neither a roots checkpoint" in capsys.readouterr().err
+    assert "neither a checkpoint folder" in capsys.readouterr().err
     (tmp_path / "t.txt").write_text("abc")
     assert main(["eval", "perplexity", "--model", str(checkpoint), "--input", str(tmp_path / "t.txt"),
                  "--context", "999", "--device", "cpu"]) == 2
