@@ -145,51 +145,62 @@ def run_export(config: ExportConfig) -> int:
 
 
 def run_summary(checkpoint: Path, run_dir: Path | None) -> dict[str, Any]:
-    """What the run recorded: its run.json, the last metrics, and the data/tokenizer records it names."""
-    summary: dict[str, Any] = {"checkpoint": str(checkpoint)}
-    for folder in (checkpoint, run_dir):
-        if folder and (folder / "run.json").is_file():
-            summary["run"] = read_json(folder / "run.json")
-            break
-    if run_dir and (run_dir / "metrics.jsonl").is_file():
-        lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        evals = [m for m in lines if any("val" in k for k in m)]
-        summary["metrics"] = (evals or lines)[-1] if lines else {}
+    """What the run recorded: run.json, the token shards' meta (and through it the curation run), the last
+    evaluated metrics and the checkpoint's state."""
+    summary: dict[str, Any] = {}
+    if run_dir is None:
+        return summary
+    for name, key in (("run.json", "run"), ("data_meta.json", "data")):
+        if (run_dir / name).is_file():
+            summary[key] = read_json(run_dir / name)
+    if (run_dir / "metrics.jsonl").is_file():
+        rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        evaluated = [r for r in rows if any(k.startswith("val") for k in r)]
+        summary["metrics"] = (evaluated or rows or [{}])[-1]
     if (checkpoint / "state.json").is_file():
-        summary["state"] = {k: v for k, v in read_json(checkpoint / "state.json").items()
-                            if isinstance(v, (int, float, str))}
+        state = read_json(checkpoint / "state.json")
+        summary["state"] = {k: v for k, v in state.items()
+                            if isinstance(v, (int, float)) and k not in ("format_version", "world_size")}
     return summary
 
 
 def model_card(arch: Architecture, shape: DecoderShape, summary: dict[str, Any]) -> str:
     """README.md: Hugging Face front matter, architecture, training data recipe, metrics, usage."""
-    run = summary.get("run", {})
-    config = run.get("config") or {}
-    lines = ["---", "library_name: transformers", "pipeline_tag: text-generation",
-             "tags: [roots, " + arch.name + "]", "---", "", "# roots model", "",
+    run, data = summary.get("run", {}), summary.get("data", {})
+    lines = ["---", "library_name: transformers", "pipeline_tag: text-generation", f"tags: [roots, {arch.name}]",
+             "---", "", "# roots model", "",
              f"A {shape.n_layer}-layer, {shape.n_embd}-wide decoder trained with roots, exported as "
-             f"`{arch.hf_class}` (context {shape.block_size} tokens, vocabulary {shape.vocab_size}).", "",
-             "## Training data", ""]
-    data = {k: v for k, v in config.items() if "data" in k or "tokenizer" in k} if isinstance(config, dict) else {}
+             f"`{arch.hf_class}` (context {shape.block_size} tokens, vocabulary {shape.vocab_size}, "
+             f"{shape.positions} positions, {shape.norm}, {shape.mlp}).", "", "## Training data", ""]
     if data:
-        lines += ["```yaml", *_yaml_lines(data), "```"]
+        source = data.get("source") or {}
+        lines.append(f"- token shards: `{data.get('path')}` ({data.get('dtype')}, tokenizer sha256 "
+                     f"`{str(data.get('tokenizer_sha256'))[:12]}`)")
+        for split, info in (data.get("splits") or {}).items():
+            lines.append(f"- {split}: {info.get('tokens'):,} tokens in {info.get('documents'):,} documents")
+        if source.get("path"):
+            lines.append(f"- source corpus: `{source['path']}`")
+        recipe = (source.get("run") or {}).get("config")
+        if recipe:
+            lines += ["", "Curation recipe (from the corpus run record):", "", "```yaml", *_yaml_lines(recipe), "```"]
     else:
-        lines.append("No run record was found next to the checkpoint; the data recipe is unknown.")
+        lines.append("No training run record was found next to the checkpoint; the data recipe is unknown.")
     lines += ["", "## Metrics", ""]
     metrics = {**summary.get("state", {}), **summary.get("metrics", {})}
     if metrics:
         lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in metrics.items()]
+        lines.append("\nLosses are mean cross-entropy in nats/token.")
     else:
         lines.append("No metrics were recorded.")
     if run:
-        lines += ["", "## Provenance", "", f"- roots {run.get('roots_version')} (git {run.get('git_sha')})",
-                  f"- trained {run.get('created')}; command: `{' '.join(run.get('command') or [])}`"]
+        lines += ["", "## Training run", "", f"- roots {run.get('roots_version')} (git {run.get('git_sha')}), "
+                  f"started {run.get('created')}", f"- command: `{' '.join(run.get('command') or [])}`",
+                  "", "```yaml", *_yaml_lines(run.get("config") or {}), "```"]
     lines += ["", "## Usage", "", "```python",
               "from transformers import AutoModelForCausalLM, AutoTokenizer",
               "tok = AutoTokenizer.from_pretrained(PATH)",
               "model = AutoModelForCausalLM.from_pretrained(PATH)",
-              "# roots models see EOS at every document start: prefix prompts with it",
-              "ids = tok(tok.eos_token + 'Once upon a time', return_tensors='pt').input_ids",
+              "ids = tok(tok.eos_token + 'Once upon a time', return_tensors='pt').input_ids  # EOS starts documents",
               "print(tok.decode(model.generate(ids, max_new_tokens=32)[0]))", "```", ""]
     return "\n".join(lines)
 
