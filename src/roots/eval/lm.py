@@ -139,9 +139,16 @@ class LoadedModel:
     info: dict[str, Any] = field(default_factory=dict)
 
     @torch.no_grad()
-    def logits(self, idx: torch.Tensor) -> torch.Tensor:
-        out = self.model(idx)
-        return out[0] if isinstance(out, tuple) else out  # (B, T, V)
+    def logits(self, idx: torch.Tensor, last: int | None = None) -> torch.Tensor:
+        """Logits (B, T, V) of idx (B, T); with `last`, of the last `last` positions only (B, last, V),
+        skipping the output projection of positions nobody scores (a large share of a small model's work)."""
+        if last is None:
+            return self.model(idx)
+        handle = self.model.lm_head.register_forward_pre_hook(lambda _m, args: (args[0][:, -last:],))
+        try:
+            return self.model(idx)
+        finally:
+            handle.remove()
 
 
 def resolve_device(device: str) -> str:
