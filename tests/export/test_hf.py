@@ -162,3 +162,20 @@ def test_cli_round_trip_export_then_import(tmp_path, tok_dir):
     for (name, a), (_, b) in zip(model.state_dict().items(), back.state_dict().items()):
         assert torch.equal(a, b), name
     assert Tokenizer.load(tmp_path / "back" / "tokenizer").encode("To be") == Tokenizer.load(tok_dir).encode("To be")
+
+
+def test_bad_inputs_are_clear_errors(tmp_path, tok_dir):
+    small = TransformerModel(ModelConfig(vocab_size=100, block_size=16, n_layer=1, n_head=2, n_embd=16))
+    with pytest.raises(UserError, match="do not belong together"):
+        export_hf(small, tok_dir, tmp_path / "hf")
+    hf = _hf_tiny("gpt2")
+    hf.save_pretrained(str(tmp_path / "broken"))
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(str(tmp_path / "broken" / "model.safetensors"))
+    del weights["transformer.h.1.mlp.c_fc.weight"]
+    save_file(weights, str(tmp_path / "broken" / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(UserError, match=r"weight transformer\.h\.1\.mlp\.c_fc\.weight is missing"):
+        import_hf(tmp_path / "broken")
+    with pytest.raises(UserError, match=r"no config\.json"):
+        import_hf(tmp_path)

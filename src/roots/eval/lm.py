@@ -245,7 +245,9 @@ def perplexity_run(config: PerplexityConfig) -> int:
     stride = config.stride or context
     texts = _read_texts(config.input)
     total = PerplexityResult(0.0, 0, 0, 0)
-    for text in texts:
+    from tqdm import tqdm
+
+    for text in tqdm(texts, desc="documents", unit="doc", disable=len(texts) == 1):
         r = perplexity(loaded.logits, text, loaded.tokenizer.encode, loaded.tokenizer.eos_id, context, stride,
                        config.batch_size, loaded.device, progress=len(texts) == 1)
         total = PerplexityResult(total.nll_sum + r.nll_sum, total.tokens + r.tokens, total.bytes + r.bytes,

@@ -74,9 +74,15 @@ def export_hf(model: torch.nn.Module, tokenizer_dir: str | os.PathLike, out: str
     arch, shape, tensors = hf_state_dict(model)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ids = export_tokenizer(tokenizer_dir, out, shape.block_size, chat_template)
-    if ids.eos is None:
+    from roots.tokenizer.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer.load(tokenizer_dir)
+    if tokenizer.eos_id is None:
         raise UserError(f"tokenizer {tokenizer_dir} has no EOS token; roots models need one")
+    if tokenizer.vocab_size > shape.vocab_size:
+        raise UserError(f"tokenizer {tokenizer_dir} has {tokenizer.vocab_size} tokens but the model only "
+                        f"{shape.vocab_size}: they do not belong together")
+    ids = export_tokenizer(tokenizer_dir, out, shape.block_size, chat_template)
     with atomic_write(out / "model.safetensors", "wb") as f:
         f.write(save({k: v.contiguous() for k, v in tensors.items()}, metadata={"format": "pt"}))
     write_json(out / "config.json", arch.hf_config(shape, ids))
