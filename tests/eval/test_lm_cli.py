@@ -81,3 +81,13 @@ def test_eval_task_cli_multiple_choice(checkpoint, tmp_path):
     lls = lm.loglikelihood([(d["question"], " " + c) for d in docs for c in d["choices"]])
     acc = sum(lls[2 * i][0] > lls[2 * i + 1][0] for i in range(2)) / 2
     assert metrics["acc"] == acc
+
+
+def test_generate_until_with_kv_cache_equals_recomputation(checkpoint):
+    lm = RootsLM.from_checkpoint(checkpoint, device="cpu")
+    plain = RootsLM(lm.logits_fn, lm.encode, lm.decode, lm.eos_id, lm.context)  # no sampler: full recompute
+    requests = [("It was the", {"until": ["\n\n"], "max_gen_toks": 12}),
+                ("x" * 40, {"until": [], "max_gen_toks": 10})]  # longer than the window: left-truncated
+    outputs = lm.generate_until(requests)
+    assert outputs == plain.generate_until(requests)
+    assert len(outputs[1]) == 10  # char-level: one character per token

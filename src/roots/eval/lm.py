@@ -11,7 +11,7 @@ with EOS (`prefix_eos=True`); `prefix_eos=False` reproduces lm-eval's `hf` backe
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,9 @@ class RootsLM:
 
     def __init__(self, logits_fn: LogitsFn, encode: Callable[[str], list[int]],
                  decode: Callable[[list[int]], str], eos_id: int, context: int, device: str = "cpu",
-                 batch_size: int = 16, prefix_eos: bool = True):
-        self.logits_fn, self.encode, self.decode = logits_fn, encode, decode
+                 batch_size: int = 16, prefix_eos: bool = True,
+                 sampler: Callable[[torch.Tensor, int], Iterator[torch.Tensor]] | None = None):
+        self.logits_fn, self.encode, self.decode, self.sampler = logits_fn, encode, decode, sampler
         self.eos_id, self.context, self.device = eos_id, context, device
         self.batch_size, self.prefix_eos = batch_size, prefix_eos
 
@@ -44,9 +45,12 @@ class RootsLM:
     def from_checkpoint(cls, model: str | os.PathLike, tokenizer: str | os.PathLike | None = None,
                         device: str = "auto", **kwargs: Any) -> RootsLM:
         """Load a roots checkpoint (or run folder) and its tokenizer (recorded in the run unless given)."""
+        from roots.model.generate import sample
+
         loaded = load_roots_model(model, tokenizer, device)
         return cls(loaded.logits, loaded.tokenizer.encode, loaded.tokenizer.decode, loaded.tokenizer.eos_id,
-                   loaded.context, loaded.device, **kwargs)
+                   loaded.context, loaded.device, sampler=lambda idx, n: sample(loaded.model, idx, n, temperature=0.0),
+                   **kwargs)
 
     # ---------------------------------------------------------------------------------- requests
 
@@ -100,17 +104,19 @@ class RootsLM:
 
     @torch.no_grad()
     def generate_until(self, requests: list[tuple[str, dict[str, Any]]]) -> list[str]:
-        """Greedy continuation of each context, cut before the first `until` string or at EOS."""
+        """Greedy continuation of each context, cut before the first `until` string or at EOS.
+
+        As in lm-eval, the context keeps its last `context - max_gen_toks` tokens so that the
+        generation fits the model's window.
+        """
         outputs = []
         for context, kwargs in requests:
             until = kwargs.get("until") or []
             until = [until] if isinstance(until, str) else list(until)
-            max_new = int(kwargs.get("max_gen_toks", 256))
+            max_new = min(int(kwargs.get("max_gen_toks", 256)), self.context - 1)
             ids = ([self.eos_id] if self.prefix_eos or not context else []) + self.encode(context)
             new: list[int] = []
-            for _ in range(max_new):
-                x = torch.tensor([(ids + new)[-self.context:]], dtype=torch.long, device=self.device)
-                token = int(self.logits_fn(x)[0, -1].argmax())
+            for token in self._greedy(ids[-(self.context - max_new):], max_new):
                 if token == self.eos_id:
                     break
                 new.append(token)
@@ -121,6 +127,18 @@ class RootsLM:
                 text = text.split(u)[0]
             outputs.append(text)
         return outputs
+
+    def _greedy(self, ids: list[int], max_new: int) -> Iterator[int]:
+        """Greedy next tokens after `ids`; a KV-cache sampler when one was given, else full recomputation."""
+        if self.sampler is not None:
+            prompt = torch.tensor([ids], dtype=torch.long, device=self.device)
+            for token in self.sampler(prompt, max_new):
+                yield int(token[0])
+            return
+        for _ in range(max_new):
+            token = int(self.logits_fn(torch.tensor([ids], dtype=torch.long, device=self.device))[0, -1].argmax())
+            ids = [*ids, token]
+            yield token
 
 
 # ------------------------------------------------------------------------------ loading checkpoints
