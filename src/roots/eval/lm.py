@@ -48,9 +48,13 @@ class RootsLM:
         from roots.model.generate import sample
 
         loaded = load_roots_model(model, tokenizer, device)
-        return cls(loaded.logits, loaded.tokenizer.encode, loaded.tokenizer.decode, loaded.tokenizer.eos_id,
-                   loaded.context, loaded.device, sampler=lambda idx, n: sample(loaded.model, idx, n, temperature=0.0),
-                   **kwargs)
+        tok = loaded.tokenizer
+
+        def greedy(idx: torch.Tensor, n: int) -> Iterator[torch.Tensor]:
+            return sample(loaded.model, idx, n, temperature=0.0)  # KV cache: one new position per step
+
+        return cls(loaded.logits, tok.encode, tok.decode, tok.eos_id, loaded.context, loaded.device,
+                   sampler=greedy, **kwargs)
 
     # ---------------------------------------------------------------------------------- requests
 
@@ -136,7 +140,8 @@ class RootsLM:
                 yield int(token[0])
             return
         for _ in range(max_new):
-            token = int(self.logits_fn(torch.tensor([ids], dtype=torch.long, device=self.device))[0, -1].argmax())
+            x = torch.tensor([ids], dtype=torch.long, device=self.device)
+            token = int(self.logits_fn(x)[0, -1].argmax())
             ids = [*ids, token]
             yield token
 
@@ -271,9 +276,9 @@ def perplexity_run(config: PerplexityConfig) -> int:
         total = PerplexityResult(total.nll_sum + r.nll_sum, total.tokens + r.tokens, total.bytes + r.bytes,
                                  total.words + r.words)
     out = Path(config.output or loaded.checkpoint / "eval" / f"perplexity-{Path(config.input).name}")
-    units = {"nats_per_token": "nats/token", "token_perplexity": "exp(nats/token)", "bits_per_byte": "bits/byte",
-             "word_perplexity": "exp(nats/word), whitespace words", "tokens": "tokens", "bytes": "UTF-8 bytes",
-             "words": "words", "nll_sum_nats": "nats"}
+    units = {"nats_per_token": "nats/token", "token_perplexity": "exp(nats/token)",
+             "bits_per_byte": "bits/byte", "word_perplexity": "exp(nats/word), whitespace words",
+             "tokens": "tokens", "bytes": "UTF-8 bytes", "words": "words", "nll_sum_nats": "nats"}
     settings = {"model": str(loaded.checkpoint), "input": config.input, "documents": len(texts),
                 "context": context, "stride": stride, "prefix": "EOS", **loaded.info}
     write_report(out, "perplexity", total.to_dict(), settings, units)

@@ -102,7 +102,8 @@ def _need(shape: DecoderShape, field_name: str, wanted: Any, have: Any, cls: str
 # GPT-2 stores linear weights as Conv1D, (in, out): transposed relative to nn.Linear's (out, in).
 _GPT2_ACT = {"gelu": "gelu", "gelu_tanh": "gelu_pytorch_tanh"}  # the same kernels as roots' F.gelu calls
 _GPT2_ACT_IN = {**{v: k for k, v in _GPT2_ACT.items()}, "gelu_new": "gelu_tanh"}  # gelu_new: same formula
-_GPT2_LINEAR = ((R_QKV, "attn.c_attn"), (R_ATTN_OUT, "attn.c_proj"), (R_FC, "mlp.c_fc"), (R_MLP_OUT, "mlp.c_proj"))
+_GPT2_LINEAR = ((R_QKV, "attn.c_attn"), (R_ATTN_OUT, "attn.c_proj"), (R_FC, "mlp.c_fc"),
+                (R_MLP_OUT, "mlp.c_proj"))
 
 
 def _gpt2_problems(s: DecoderShape) -> list[str]:
@@ -150,6 +151,13 @@ def _with_bias(sd: Tensors, key: str, size: int, like: torch.Tensor) -> torch.Te
     return sd[key] if key in sd else torch.zeros(size, dtype=like.dtype)
 
 
+def _gpt2_norms(s: DecoderShape) -> list[tuple[str, str]]:
+    """(roots, GPT-2) name prefixes of every LayerNorm."""
+    blocks = [(R_BLOCK.format(i=i) + n, f"transformer.h.{i}.{n}")
+              for i in range(s.n_layer) for n in ("ln_1", "ln_2")]
+    return [*blocks, (R_LN_F, "transformer.ln_f")]
+
+
 def _gpt2_to_hf(sd: Tensors, s: DecoderShape) -> Tensors:
     if s.positions == "sinusoidal":  # a fixed table added to the embeddings = a learned one with its values
         from roots.model.layers import sinusoidal_table
@@ -158,8 +166,7 @@ def _gpt2_to_hf(sd: Tensors, s: DecoderShape) -> Tensors:
     else:
         wpe = sd[R_WPE]
     out = {"transformer.wte.weight": sd[R_WTE], "transformer.wpe.weight": wpe}
-    norms = [(R_BLOCK.format(i=i) + rn, f"transformer.h.{i}.{rn}") for i in range(s.n_layer) for rn in ("ln_1", "ln_2")]
-    for rn, hn in [*norms, (R_LN_F, "transformer.ln_f")]:
+    for rn, hn in _gpt2_norms(s):
         w = sd[rn + ".weight"]
         out[hn + ".weight"], out[hn + ".bias"] = w, _with_bias(sd, rn + ".bias", w.shape[0], w)
     for i in range(s.n_layer):
@@ -175,8 +182,7 @@ def _gpt2_to_hf(sd: Tensors, s: DecoderShape) -> Tensors:
 
 def _gpt2_from_hf(hf: Tensors, s: DecoderShape) -> Tensors:
     out = {R_WTE: hf["transformer.wte.weight"], R_WPE: hf["transformer.wpe.weight"]}
-    norms = [(R_BLOCK.format(i=i) + rn, f"transformer.h.{i}.{rn}") for i in range(s.n_layer) for rn in ("ln_1", "ln_2")]
-    for rn, hn in [*norms, (R_LN_F, "transformer.ln_f")]:
+    for rn, hn in _gpt2_norms(s):
         out[rn + ".weight"], out[rn + ".bias"] = hf[hn + ".weight"], hf[hn + ".bias"]
     for i in range(s.n_layer):
         r, h = R_BLOCK.format(i=i), f"transformer.h.{i}."
@@ -214,7 +220,7 @@ def _llama_config(s: DecoderShape, ids: SpecialIds) -> dict[str, Any]:
 
 def _llama_shape(c: dict[str, Any]) -> DecoderShape:
     if c.get("hidden_act", "silu") != "silu":
-        raise UserError(f"Llama hidden_act={c['hidden_act']!r} has no roots equivalent (roots SwiGLU uses silu)")
+        raise UserError(f"Llama hidden_act={c['hidden_act']!r} has no roots equivalent (SwiGLU uses silu)")
     rope = c.get("rope_parameters") or c.get("rope_scaling") or {}
     rope_type = rope.get("rope_type", rope.get("type", "default"))
     if rope_type != "default":
@@ -252,7 +258,8 @@ def _llama_to_hf(sd: Tensors, s: DecoderShape) -> Tensors:
                 out[f"{h}self_attn.{name}.{kind}"] = part.contiguous()
             out[f"{h}self_attn.o_proj.{kind}"] = sd[f"{r}{R_ATTN_OUT}.{kind}"]
             gate, up = sd[f"{r}{R_FC}.{kind}"].chunk(2, dim=0)
-            out[f"{h}mlp.gate_proj.{kind}"], out[f"{h}mlp.up_proj.{kind}"] = gate.contiguous(), up.contiguous()
+            out[f"{h}mlp.gate_proj.{kind}"] = gate.contiguous()
+            out[f"{h}mlp.up_proj.{kind}"] = up.contiguous()
             out[f"{h}mlp.down_proj.{kind}"] = sd[f"{r}{R_MLP_OUT}.{kind}"]
     if not s.tie_embeddings:
         out["lm_head.weight"] = sd[R_HEAD]
@@ -268,7 +275,8 @@ def _llama_from_hf(hf: Tensors, s: DecoderShape) -> Tensors:
         for kind in ("weight", "bias") if s.bias else ("weight",):
             out[f"{r}{R_QKV}.{kind}"] = torch.cat([hf[f"{h}self_attn.{n}.{kind}"] for n in _LLAMA_QKV])
             out[f"{r}{R_ATTN_OUT}.{kind}"] = hf[f"{h}self_attn.o_proj.{kind}"]
-            out[f"{r}{R_FC}.{kind}"] = torch.cat([hf[f"{h}mlp.gate_proj.{kind}"], hf[f"{h}mlp.up_proj.{kind}"]])
+            gate, up = hf[f"{h}mlp.gate_proj.{kind}"], hf[f"{h}mlp.up_proj.{kind}"]
+            out[f"{r}{R_FC}.{kind}"] = torch.cat([gate, up])
             out[f"{r}{R_MLP_OUT}.{kind}"] = hf[f"{h}mlp.down_proj.{kind}"]
     out[R_HEAD] = hf["model.embed_tokens.weight"] if s.tie_embeddings else hf["lm_head.weight"]
     return out

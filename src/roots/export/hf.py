@@ -39,7 +39,7 @@ class ExportConfig:
     model: str = field(metadata={"help": "roots checkpoint folder or training run folder"})
     output: str = field(metadata={"help": "folder to create (must not exist unless --overwrite)"})
     tokenizer: str | None = field(default=None, metadata={"help": "tokenizer folder (default: the run's)"})
-    chat_template: str | None = field(default=None, metadata={"help": "Jinja file (default: roots' template)"})
+    chat_template: str | None = field(default=None, metadata={"help": "Jinja file (default: roots' own)"})
     verify: bool = field(default=True, metadata={"help": "reload with transformers and compare logits"})
     overwrite: bool = False
 
@@ -65,7 +65,8 @@ def hf_state_dict(model: torch.nn.Module) -> tuple[Architecture, DecoderShape, d
 
 
 def export_hf(model: torch.nn.Module, tokenizer_dir: str | os.PathLike, out: str | os.PathLike,
-              chat_template: str | None = None, card: str = "", meta: dict[str, Any] | None = None) -> Architecture:
+              chat_template: str | None = None, card: str = "",
+              meta: dict[str, Any] | None = None) -> Architecture:
     """Write the Hugging Face folder of `model` + tokenizer into `out` (created; parents too)."""
     from safetensors.torch import save
 
@@ -160,7 +161,8 @@ def run_summary(checkpoint: Path, run_dir: Path | None) -> dict[str, Any]:
         if (run_dir / name).is_file():
             summary[key] = read_json(run_dir / name)
     if (run_dir / "metrics.jsonl").is_file():
-        rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        text = (run_dir / "metrics.jsonl").read_text()
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
         evaluated = [r for r in rows if any(k.startswith("val") for k in r)]
         summary["metrics"] = (evaluated or rows or [{}])[-1]
     if (checkpoint / "state.json").is_file():
@@ -173,8 +175,8 @@ def run_summary(checkpoint: Path, run_dir: Path | None) -> dict[str, Any]:
 def model_card(arch: Architecture, shape: DecoderShape, summary: dict[str, Any]) -> str:
     """README.md: Hugging Face front matter, architecture, training data recipe, metrics, usage."""
     run, data = summary.get("run", {}), summary.get("data", {})
-    lines = ["---", "library_name: transformers", "pipeline_tag: text-generation", f"tags: [roots, {arch.name}]",
-             "---", "", "# roots model", "",
+    lines = ["---", "library_name: transformers", "pipeline_tag: text-generation",
+             f"tags: [roots, {arch.name}]", "---", "", "# roots model", "",
              f"A {shape.n_layer}-layer, {shape.n_embd}-wide decoder trained with roots, exported as "
              f"`{arch.hf_class}` (context {shape.block_size} tokens, vocabulary {shape.vocab_size}, "
              f"{shape.positions} positions, {shape.norm}, {shape.mlp}).", "", "## Training data", ""]
@@ -188,7 +190,8 @@ def model_card(arch: Architecture, shape: DecoderShape, summary: dict[str, Any])
             lines.append(f"- source corpus: `{source['path']}`")
         recipe = (source.get("run") or {}).get("config")
         if recipe:
-            lines += ["", "Curation recipe (from the corpus run record):", "", "```yaml", *_yaml_lines(recipe), "```"]
+            lines += ["", "Curation recipe (from the corpus run record):", "", "```yaml",
+                      *_yaml_lines(recipe), "```"]
     else:
         lines.append("No training run record was found next to the checkpoint; the data recipe is unknown.")
     lines += ["", "## Metrics", ""]
@@ -199,14 +202,16 @@ def model_card(arch: Architecture, shape: DecoderShape, summary: dict[str, Any])
     else:
         lines.append("No metrics were recorded.")
     if run:
-        lines += ["", "## Training run", "", f"- roots {run.get('roots_version')} (git {run.get('git_sha')}), "
-                  f"started {run.get('created')}", f"- command: `{' '.join(run.get('command') or [])}`",
+        lines += ["", "## Training run", "",
+                  f"- roots {run.get('roots_version')} (git {run.get('git_sha')}), {run.get('created')}",
+                  f"- command: `{' '.join(run.get('command') or [])}`",
                   "", "```yaml", *_yaml_lines(run.get("config") or {}), "```"]
     lines += ["", "## Usage", "", "```python",
               "from transformers import AutoModelForCausalLM, AutoTokenizer",
               "tok = AutoTokenizer.from_pretrained(PATH)",
               "model = AutoModelForCausalLM.from_pretrained(PATH)",
-              "ids = tok(tok.eos_token + 'Once upon a time', return_tensors='pt').input_ids  # EOS starts documents",
+              "# roots models see EOS at every document start",
+              "ids = tok(tok.eos_token + 'Once upon a time', return_tensors='pt').input_ids",
               "print(tok.decode(model.generate(ids, max_new_tokens=32)[0]))", "```", ""]
     return "\n".join(lines)
 
@@ -263,7 +268,8 @@ def import_hf(folder: str | os.PathLike) -> torch.nn.Module:
         raise UserError(f"{folder}: cannot import model_type {model_type!r}; roots imports "
                         f"{', '.join(sorted(ARCHITECTURES))}")
     shape = arch.shape_from_hf(hf_config)
-    hf = {k: v.to(torch.float32) for k, v in read_hf_weights(folder).items() if not k.endswith(_IGNORED_SUFFIXES)}
+    hf = {k: v.to(torch.float32) for k, v in read_hf_weights(folder).items()
+          if not k.endswith(_IGNORED_SUFFIXES)}
     try:
         state = arch.from_hf(hf, shape)
     except KeyError as e:
@@ -278,7 +284,8 @@ def import_hf(folder: str | os.PathLike) -> torch.nn.Module:
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not (shape.tie_embeddings and k == "lm_head.weight")]
     if missing or unexpected:
-        raise UserError(f"{folder}: weights do not fit the roots model (missing {missing}, unexpected {unexpected})")
+        raise UserError(f"{folder}: weights do not fit the roots model (missing {missing}, "
+                        f"unexpected {unexpected})")
     return model.eval()
 
 

@@ -42,7 +42,7 @@ def tokenizer_config(tokenizer: Tokenizer, context: int, chat_template: str | No
 
 def export_tokenizer(tokenizer_dir: str | os.PathLike, out: str | os.PathLike, context: int,
                      chat_template: str | None = None) -> SpecialIds:
-    """Write OUT/tokenizer.json and OUT/tokenizer_config.json; returns the special ids for the model config."""
+    """Write OUT/tokenizer.json and OUT/tokenizer_config.json; return the special ids the model announces."""
     tokenizer = Tokenizer.load(tokenizer_dir)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
