@@ -185,6 +185,10 @@ def test_config_and_tokenizer_errors(bpe_dir, tmp_path):
     with pytest.raises(UserError, match="input not found"):
         tokenize(TokenizeConfig(tokenizer=str(bpe_dir), input=str(tmp_path / "nope"), output=str(tmp_path)))
     assert main(["tokenize", "--tokenizer", str(tmp_path), "--input", "x", "--output", "y"]) == 2
+    (tmp_path / "empty.jsonl").write_text('{"id": "1", "text": ""}\n')
+    with pytest.raises(UserError, match="no documents to tokenize"):
+        tokenize(TokenizeConfig(tokenizer=str(bpe_dir), input=str(tmp_path / "empty.jsonl"),
+                                output=str(tmp_path / "out")))
 
 
 def test_tail_split_matches_nanogpt_char_level(shared_data, tmp_path):

@@ -333,6 +333,8 @@ def tokenize(config: TokenizeConfig) -> dict[str, Any]:
     skipped: Counter = Counter()
     for m in ordered:
         skipped.update(m["skipped"])
+    if not any(c[s]["documents"] or c[s]["tokens"] for c in counts for s in SPLITS):
+        raise UserError(f"no documents to tokenize in {config.input} (skipped: {dict(skipped) or 'none'})")
     splits = {}
     for split in SPLITS:
         splits[split] = {
