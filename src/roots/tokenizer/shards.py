@@ -255,7 +255,8 @@ def split_tail(out: Path, units: list[Unit], markers: list[dict[str, Any]], frac
     so a crash midway is repaired by running again. Returns per-unit {split: {tokens, documents}}.
     """
     sizes = [m["splits"]["train"]["tokens"] + m["splits"]["val"]["tokens"] for m in markers]
-    boundary = int(sum(sizes) * (1 - fraction))
+    # the cut ignores the stream's final EOS, so a one-document corpus splits exactly as nanoGPT's text does
+    boundary = int((sum(sizes) - 1) * (1 - fraction))
     counts = []
     start = 0
     for unit, marker, size in zip(units, markers, sizes):
