@@ -218,8 +218,8 @@ def encode_unit(job: UnitJob, progress: Callable[[int], None] | None = None) -> 
         for w in writers.values():
             w.abort()
         raise
-    marker = {**job.marker, "index": job.unit.index, "splits": {s: {"tokens": w.tokens, "documents": w.documents}
-                                       for s, w in writers.items()}, "skipped": dict(skipped)}
+    splits = {split: {"tokens": w.tokens, "documents": w.documents} for split, w in writers.items()}
+    marker = {**job.marker, "index": job.unit.index, "splits": splits, "skipped": dict(skipped)}
     write_json(job.unit.marker_path(job.out), marker)
     return marker
 
@@ -256,7 +256,7 @@ def split_tail(out: Path, units: list[Unit], markers: list[dict[str, Any]], frac
     """
     sizes = [m["splits"]["train"]["tokens"] + m["splits"]["val"]["tokens"] for m in markers]
     # the cut ignores the stream's final EOS, so a one-document corpus splits exactly as nanoGPT's text does
-    boundary = int((sum(sizes) - 1) * (1 - fraction))
+    boundary = int((sum(sizes) - 1) * (1 - fraction)) if fraction > 0 else sum(sizes)
     counts = []
     start = 0
     for unit, marker, size in zip(units, markers, sizes):
