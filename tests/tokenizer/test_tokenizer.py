@@ -189,6 +189,8 @@ def test_errors_speak_to_the_user(tmp_path):
         Tokenizer.train(tmp_path, "bpe", 300)
     with pytest.raises(UserError, match="unknown tokenizer kind"):
         Tokenizer.train(["x"], "sentencepiece", 300)
+    with pytest.raises(UserError, match="unknown pre-tokenization pattern"):
+        Tokenizer.train(["x"], "bpe", 300, pattern="gpt4")
     with pytest.raises(UserError, match="no tokenizer"):
         Tokenizer.load(tmp_path)
     with pytest.raises(UserError, match="input not found"):
