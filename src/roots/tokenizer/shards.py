@@ -20,7 +20,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -31,6 +31,7 @@ import numpy as np
 from roots.common.errors import UserError
 from roots.common.io import read_json, write_json
 from roots.common.records import artifact_meta, write_run_record
+from roots.data.document import Document
 from roots.tokenizer.sources import input_files, is_text_file, iter_documents, source_record
 from roots.tokenizer.tokenizer import Tokenizer, tokenizer_sha256
 
@@ -151,14 +152,29 @@ def _batched(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
         yield batch
 
 
-_TOKENIZERS: dict[str, Tokenizer] = {}
+def _encoded_batches(tok: Tokenizer, docs: Iterable[Document], batch_size: int
+                     ) -> Iterator[tuple[list[Document], list[list[int]]]]:
+    """(documents, token ids) in batches. HF encodes a batch in a helper thread (its Rust code releases
+    the GIL) while this thread reads the next batch and the caller writes the previous one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for batch in _batched(docs, batch_size):
+            future = pool.submit(tok.encode_batch, [doc.text for doc in batch])
+            if pending:
+                yield pending[0], pending[1].result()
+            pending = (batch, future)
+        if pending:
+            yield pending[0], pending[1].result()
 
 
-def _tokenizer(directory: str) -> Tokenizer:
-    """One loaded tokenizer per process (worker processes reuse it across units)."""
-    if directory not in _TOKENIZERS:
-        _TOKENIZERS[directory] = Tokenizer.load(directory)
-    return _TOKENIZERS[directory]
+_TOKENIZERS: dict[tuple[str, str], Tokenizer] = {}
+
+
+def _tokenizer(directory: str, sha256: str) -> Tokenizer:
+    """One loaded tokenizer per process and tokenizer.json version (workers reuse it across units)."""
+    if (directory, sha256) not in _TOKENIZERS:
+        _TOKENIZERS[(directory, sha256)] = Tokenizer.load(directory)
+    return _TOKENIZERS[(directory, sha256)]
 
 
 @dataclass
@@ -177,23 +193,23 @@ class UnitJob:
 
 def encode_unit(job: UnitJob, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Encode one unit's documents into its train/val .bin files, then write its completion marker."""
-    tok = _tokenizer(job.tokenizer_dir)
+    tok = _tokenizer(job.tokenizer_dir, job.marker["tokenizer_sha256"])
     dtype = np.dtype(job.marker["dtype"])
     eos = tok.eos_id
     skipped: Counter = Counter()
     writers = {split: SplitWriter(job.unit.bin_path(job.out, split)) for split in SPLITS}
     try:
-        for batch in _batched(iter_documents(job.unit.files, skipped, job.root), job.batch_size):
-            encoded = tok.encode_batch([doc.text for doc in batch])
+        docs = iter_documents(job.unit.files, skipped, job.root)
+        for batch, encoded in _encoded_batches(tok, docs, job.batch_size):
             flat: dict[str, list[int]] = {"train": [], "val": []}
-            docs = Counter()
+            counts = Counter()
             for doc, ids in zip(batch, encoded):
                 split = "val" if is_val_document(doc.id, job.val_fraction, job.split_seed) else "train"
                 flat[split].extend(ids)
                 flat[split].append(eos)
-                docs[split] += 1
+                counts[split] += 1
             for split in SPLITS:
-                writers[split].write(np.array(flat[split], dtype=dtype), docs[split])
+                writers[split].write(np.array(flat[split], dtype=dtype), counts[split])
             if progress:
                 progress(len(batch))
         for w in writers.values():
@@ -202,15 +218,30 @@ def encode_unit(job: UnitJob, progress: Callable[[int], None] | None = None) -> 
         for w in writers.values():
             w.abort()
         raise
-    marker = {**job.marker, "splits": {s: {"tokens": w.tokens, "documents": w.documents}
-                                       for s, w in writers.items()}, "skipped": dict(skipped)}
+    splits = {split: {"tokens": w.tokens, "documents": w.documents} for split, w in writers.items()}
+    marker = {**job.marker, "index": job.unit.index, "splits": splits, "skipped": dict(skipped)}
     write_json(job.unit.marker_path(job.out), marker)
     return marker
 
 
-def _worker_init() -> None:
-    # each worker process owns one core: HF's own thread pool would only oversubscribe it
+def _encode_in_processes(jobs: list[UnitJob], workers: int) -> Iterator[dict[str, Any]]:
+    """Encode units in `workers` forked processes, yielding each marker as its unit finishes."""
+    import multiprocessing
+
+    # each process owns a core, so HF's thread pool would only oversubscribe it; setting this before
+    # the fork also tells HF that its pool is deliberately off in the children (no fork warning)
+    previous = os.environ.get("TOKENIZERS_PARALLELISM")
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    try:
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(encode_unit, job) for job in jobs]
+            for future in as_completed(futures):
+                yield future.result()
+    finally:
+        if previous is None:
+            os.environ.pop("TOKENIZERS_PARALLELISM", None)
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = previous
 
 
 # ------------------------------------------------------------------------------------------ tail split
@@ -224,7 +255,8 @@ def split_tail(out: Path, units: list[Unit], markers: list[dict[str, Any]], frac
     so a crash midway is repaired by running again. Returns per-unit {split: {tokens, documents}}.
     """
     sizes = [m["splits"]["train"]["tokens"] + m["splits"]["val"]["tokens"] for m in markers]
-    boundary = int(sum(sizes) * (1 - fraction))
+    # the cut ignores the stream's final EOS, so a one-document corpus splits exactly as nanoGPT's text does
+    boundary = int((sum(sizes) - 1) * (1 - fraction)) if fraction > 0 else sum(sizes)
     counts = []
     start = 0
     for unit, marker, size in zip(units, markers, sizes):
@@ -290,16 +322,9 @@ def tokenize(config: TokenizeConfig) -> dict[str, Any]:
             for job in jobs:
                 markers[job.unit.index] = encode_unit(job, progress=bar.update)
         else:
-            import multiprocessing
-
-            context = multiprocessing.get_context("spawn")  # no fork after HF's thread pool exists
-            with ProcessPoolExecutor(min(config.workers, len(jobs)), mp_context=context,
-                                     initializer=_worker_init) as pool:
-                futures = {pool.submit(encode_unit, job): job for job in jobs}
-                for future in as_completed(futures):
-                    marker = future.result()
-                    markers[futures[future].unit.index] = marker
-                    bar.update(sum(s["documents"] for s in marker["splits"].values()))
+            for marker in _encode_in_processes(jobs, config.workers):
+                markers[marker["index"]] = marker
+                bar.update(sum(s["documents"] for s in marker["splits"].values()))
 
     ordered = [markers[u.index] for u in units]
     if tail:
@@ -309,6 +334,8 @@ def tokenize(config: TokenizeConfig) -> dict[str, Any]:
     skipped: Counter = Counter()
     for m in ordered:
         skipped.update(m["skipped"])
+    if not any(c[s]["documents"] or c[s]["tokens"] for c in counts for s in SPLITS):
+        raise UserError(f"no documents to tokenize in {config.input} (skipped: {dict(skipped) or 'none'})")
     splits = {}
     for split in SPLITS:
         splits[split] = {
@@ -318,7 +345,8 @@ def tokenize(config: TokenizeConfig) -> dict[str, Any]:
         }
     meta = artifact_meta(
         FORMAT, FORMAT_VERSION, dtype=dtype, vocab_size=tok.vocab_size, eos_id=tok.eos_id,
-        bos_id=tok.bos_id, pad_id=tok.pad_id, tokenizer_dir=str(Path(config.tokenizer).resolve()),
+        bos_id=tok.bos_id, pad_id=tok.pad_id,
+        special_ids={role: tok.token_to_id(t) for role, t in tok.special_tokens.items()}, tokenizer_dir=str(Path(config.tokenizer).resolve()),
         tokenizer_kind=tok.kind, tokenizer_sha256=settings["tokenizer_sha256"],
         split={"mode": config.val_split, "val_fraction": config.val_fraction, "seed": config.split_seed},
         splits=splits, skipped=dict(skipped), source=source_record(config.input),
