@@ -31,10 +31,15 @@ def special_ids(tokenizer: Tokenizer) -> SpecialIds:
 def tokenizer_config(tokenizer: Tokenizer, context: int, chat_template: str | None = None) -> dict[str, Any]:
     """tokenizer_config.json for `PreTrainedTokenizerFast`: special tokens, length limit, chat template."""
     ids = special_ids(tokenizer)
-    config = tokenizer._transformers_config()
-    for role, i in (("bos", ids.bos), ("eos", ids.eos), ("pad", ids.pad)):
+    config: dict[str, Any] = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False}
+    for role in ("bos", "eos", "pad", "unk", "mask", "cls", "sep"):
+        if role in tokenizer.special_tokens:
+            config[f"{role}_token"] = tokenizer.special_tokens[role]
+    for role, i in (("bos", ids.bos), ("pad", ids.pad)):  # EOS standing in for a missing BOS / pad
         if i is not None:
             config.setdefault(f"{role}_token", tokenizer.id_to_token(i))
+    if tokenizer.sentinel_ids:
+        config["additional_special_tokens"] = [tokenizer.id_to_token(i) for i in tokenizer.sentinel_ids]
     config.update(model_max_length=context, chat_template=chat_template or DEFAULT_CHAT_TEMPLATE,
                   padding_side="left")  # left padding keeps batched generation's prompts flush right
     return config
