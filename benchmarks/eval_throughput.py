@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "src"))
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
-    parser.add_argument("--quick", action="store_true", help="score 60k characters instead of the whole split")
+    parser.add_argument("--quick", action="store_true", help="score 60k characters, not the split")
     parser.add_argument("--context", type=int, default=256)
     parser.add_argument("--stride", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=8)

@@ -34,7 +34,8 @@ def build_model(text: str, work: Path) -> Path:
 
     tok = Tokenizer.train([text], kind="bpe", vocab_size=1024)
     torch.manual_seed(0)
-    model = TransformerModel(ModelConfig.from_preset("llama-micro", vocab_size=tok.vocab_size, block_size=128))
+    config = ModelConfig.from_preset("llama-micro", vocab_size=tok.vocab_size, block_size=128)
+    model = TransformerModel(config)
     model.save(work / "ckpt")
     tok.save(work / "ckpt" / "tokenizer")
     return work / "ckpt"
@@ -80,11 +81,13 @@ def main() -> int:
         t_ours = time.perf_counter() - t
         theirs_lm = HFLM(pretrained=str(work / "hf"), device="cpu", batch_size=16)
         t = time.perf_counter()
-        theirs = theirs_lm.loglikelihood([Instance("loglikelihood", {}, r, i) for i, r in enumerate(requests)])
+        theirs = theirs_lm.loglikelihood(
+            [Instance("loglikelihood", {}, r, i) for i, r in enumerate(requests)])
         theirs_rolling = theirs_lm.loglikelihood_rolling(
             [Instance("loglikelihood_rolling", {}, (p,), i) for i, p in enumerate(passages)])
         t_theirs = time.perf_counter() - t
-        gen_requests = [(line, {"until": ["\n"], "max_gen_toks": 24, "do_sample": False}) for line in lines[:8]]
+        gen_kwargs = {"until": ["\n"], "max_gen_toks": 24, "do_sample": False}
+        gen_requests = [(line, gen_kwargs) for line in lines[:8]]
         gen_ours = ours_lm.generate_until(gen_requests)
         gen_theirs = theirs_lm.generate_until([Instance("generate_until", {}, r, i)
                                                for i, r in enumerate(gen_requests)])
@@ -94,7 +97,8 @@ def main() -> int:
     diff_rolling = max(abs(a - b) / max(1.0, abs(b)) for a, b in zip(ours_rolling, theirs_rolling))
     greedy_agree = sum(a[1] == b[1] for a, b in zip(ours, theirs)) / len(ours)
     acc = lambda r: sum(r[2 * i][0] > r[2 * i + 1][0] for i in range(n)) / n  # noqa: E731
-    print(f"requests: {len(requests)} loglikelihood, {len(passages)} rolling ({sum(map(len, passages))} chars)")
+    chars = sum(map(len, passages))
+    print(f"requests: {len(requests)} loglikelihood, {len(passages)} rolling ({chars} chars)")
     print(f"roots RootsLM:       acc {acc(ours):.4f}   sum ll {sum(r[0] for r in ours):.4f}   "
           f"rolling {sum(ours_rolling):.4f}   {t_ours:.2f} s")
     print(f"lm-eval hf backend:  acc {acc(theirs):.4f}   sum ll {sum(r[0] for r in theirs):.4f}   "

@@ -85,7 +85,8 @@ def test_generate_until_matches_transformers_greedy(setup):
     expected = tok.decode(out.tolist())
     assert lm.generate_until([("Paris is", {"until": [], "max_gen_toks": 12})]) == [expected]
     stop = expected[5:7]
-    assert lm.generate_until([("Paris is", {"until": [stop], "max_gen_toks": 12})]) == [expected.split(stop)[0]]
+    cut = lm.generate_until([("Paris is", {"until": [stop], "max_gen_toks": 12})])
+    assert cut == [expected.split(stop)[0]]
 
 
 def test_empty_continuation_is_an_error(setup):

@@ -49,7 +49,8 @@ def test_eval_perplexity_cli_writes_report(checkpoint, tmp_path, capsys):
 
 def test_eval_perplexity_over_a_corpus_sums_documents(checkpoint, tmp_path):
     docs = [TEXT[:100], TEXT[100:250]]
-    (tmp_path / "c.jsonl").write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(docs)))
+    records = [json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(docs)]
+    (tmp_path / "c.jsonl").write_text("".join(records))
     assert main(["eval", "perplexity", "--model", str(checkpoint), "--input", str(tmp_path / "c.jsonl"),
                  "--output", str(tmp_path / "r"), "--device", "cpu"]) == 0
     m = json.loads((tmp_path / "r" / "REPORT.json").read_text())["metrics"]

@@ -10,7 +10,12 @@ zstandard = pytest.importorskip("zstandard")
 
 from roots.common.errors import UserError  # noqa: E402
 from roots.data.corpus import iter_corpus  # noqa: E402
-from roots.export.datasets import hf_data_files, is_hf_dataset_dir, iter_any_corpus, iter_hf_dataset  # noqa: E402
+from roots.export.datasets import (  # noqa: E402
+    hf_data_files,
+    is_hf_dataset_dir,
+    iter_any_corpus,
+    iter_hf_dataset,
+)
 
 RECORDS = [{"id": f"doc-{i}", "text": f"Document number {i}.\nSecond line é ✓",
             "metadata": {"url": f"https://example.org/{i}", "lang": "en", "lang_score": 0.5 + i / 10}}

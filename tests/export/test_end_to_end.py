@@ -13,21 +13,22 @@ from roots.cli import main  # noqa: E402
 from roots.model.generate import sample  # noqa: E402
 from roots.model.io import find_checkpoint, load_model  # noqa: E402
 
-MODEL_FLAGS = ["--model.vocab-size", "0", "--model.block-size", "64", "--model.n-layer", "2", "--model.n-head", "4",
-               "--model.n-kv-head", "2", "--model.n-embd", "64", "--model.intermediate-size", "128",
-               "--model.positions", "rope", "--model.norm", "rmsnorm", "--model.mlp", "swiglu", "--model.bias", "false",
-               "--model.tie-embeddings", "false"]
+MODEL_FLAGS = ["--model.vocab-size", "0", "--model.block-size", "64", "--model.n-layer", "2",
+               "--model.n-head", "4", "--model.n-kv-head", "2", "--model.n-embd", "64",
+               "--model.intermediate-size", "128", "--model.positions", "rope", "--model.norm", "rmsnorm",
+               "--model.mlp", "swiglu", "--model.bias", "false", "--model.tie-embeddings", "false"]
 
 
 @pytest.mark.slow
 def test_trained_model_exports_with_identical_greedy_text(shared_data, tmp_path):
     with gzip.open(shared_data / "lm" / "tinyshakespeare_input.txt.gz", "rt", encoding="utf-8") as f:
         (tmp_path / "shakespeare.txt").write_text(f.read()[:200_000])
-    assert main(["tokenizer", "train", "--input", str(tmp_path / "shakespeare.txt"), "--output", str(tmp_path / "tok"),
-                 "--kind", "bpe", "--vocab-size", "512"]) == 0
-    assert main(["tokenize", "--tokenizer", str(tmp_path / "tok"), "--input", str(tmp_path / "shakespeare.txt"),
-                 "--output", str(tmp_path / "shards"), "--val-split", "tail", "--val-fraction", "0.1"]) == 0
-    assert main(["train", "--data", str(tmp_path / "shards"), "--out-dir", str(tmp_path / "run"), *MODEL_FLAGS,
+    text, tok, shards, run = (str(tmp_path / name) for name in ("shakespeare.txt", "tok", "shards", "run"))
+    assert main(["tokenizer", "train", "--input", text, "--output", tok, "--kind", "bpe",
+                 "--vocab-size", "512"]) == 0
+    assert main(["tokenize", "--tokenizer", tok, "--input", text, "--output", shards, "--val-split", "tail",
+                 "--val-fraction", "0.1"]) == 0
+    assert main(["train", "--data", shards, "--out-dir", run, *MODEL_FLAGS,
                  "--max-steps", "150", "--eval-every", "0", "--eval-batches", "4", "--batch-size", "8",
                  "--schedule.warmup-steps", "10", "--optim.lr", "3e-3", "--device", "cpu",
                  "--tensorboard", "false"]) == 0

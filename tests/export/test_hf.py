@@ -10,7 +10,14 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 from roots.common.errors import UserError  # noqa: E402
-from roots.export.hf import ExportConfig, ImportConfig, export_hf, import_hf, run_export, run_import  # noqa: E402
+from roots.export.hf import (  # noqa: E402
+    ExportConfig,
+    ImportConfig,
+    export_hf,
+    import_hf,
+    run_export,
+    run_import,
+)
 from roots.model.config import ModelConfig  # noqa: E402
 from roots.model.gpt import TransformerModel  # noqa: E402
 from roots.tokenizer.tokenizer import Tokenizer  # noqa: E402
@@ -61,7 +68,8 @@ GPT2_LIKE = {
 LLAMA_LIKE = {
     "llama-gqa": dict(positions="rope", norm="rmsnorm", mlp="swiglu", bias=False, tie_embeddings=False,
                       n_kv_head=2, intermediate_size=48, rope_theta=500.0),
-    "llama-mha-bias-tied": dict(positions="rope", norm="rmsnorm", mlp="swiglu", bias=True, tie_embeddings=True),
+    "llama-mha-bias-tied": dict(positions="rope", norm="rmsnorm", mlp="swiglu", bias=True,
+                                tie_embeddings=True),
 }
 
 
@@ -70,7 +78,8 @@ def test_export_logits_and_greedy_generation_match(tmp_path, tok_dir, name):
     model = _model(tok_dir, train_steps=40, **{**GPT2_LIKE, **LLAMA_LIKE}[name])
     arch = export_hf(model, tok_dir, tmp_path / "hf")
     hf = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "hf")).eval()
-    assert type(hf).__name__ == arch.hf_class == ("GPT2LMHeadModel" if name in GPT2_LIKE else "LlamaForCausalLM")
+    expected = "GPT2LMHeadModel" if name in GPT2_LIKE else "LlamaForCausalLM"
+    assert type(hf).__name__ == arch.hf_class == expected
 
     x = torch.randint(0, model.config.vocab_size, (3, 64), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -101,7 +110,8 @@ def test_exported_files(tmp_path, tok_dir):
 
 
 @pytest.mark.parametrize("fields,named", [
-    (dict(positions="rope", norm="layernorm", mlp="gelu"), ["positions='learned' or 'sinusoidal'", "norm='rmsnorm'"]),
+    (dict(positions="rope", norm="layernorm", mlp="gelu"),
+     ["positions='learned' or 'sinusoidal'", "norm='rmsnorm'"]),
     (dict(positions="learned", norm="rmsnorm", mlp="swiglu"), ["norm='layernorm'", "positions='rope'"]),
     (dict(positions="learned", n_kv_head=2), ["n_kv_head=4"]),
 ])
@@ -119,9 +129,10 @@ def _hf_tiny(kind: str):
         config = transformers.GPT2Config(vocab_size=120, n_positions=48, n_embd=32, n_layer=2, n_head=4,
                                          n_inner=40, bos_token_id=0, eos_token_id=0)
         return transformers.GPT2LMHeadModel(config).eval()
-    config = transformers.LlamaConfig(vocab_size=120, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
-                                      num_attention_heads=4, num_key_value_heads=1, max_position_embeddings=48,
-                                      rope_theta=1000.0, bos_token_id=0, eos_token_id=0)
+    config = transformers.LlamaConfig(vocab_size=120, hidden_size=32, intermediate_size=48,
+                                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=1,
+                                      max_position_embeddings=48, rope_theta=1000.0, bos_token_id=0,
+                                      eos_token_id=0)
     return transformers.LlamaForCausalLM(config).eval()
 
 
@@ -161,7 +172,8 @@ def test_cli_round_trip_export_then_import(tmp_path, tok_dir):
     back = TransformerModel.load(tmp_path / "back")
     for (name, a), (_, b) in zip(model.state_dict().items(), back.state_dict().items()):
         assert torch.equal(a, b), name
-    assert Tokenizer.load(tmp_path / "back" / "tokenizer").encode("To be") == Tokenizer.load(tok_dir).encode("To be")
+    back_tok = Tokenizer.load(tmp_path / "back" / "tokenizer")
+    assert back_tok.encode("To be") == Tokenizer.load(tok_dir).encode("To be")
 
 
 def test_bad_inputs_are_clear_errors(tmp_path, tok_dir):

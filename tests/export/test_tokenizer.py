@@ -8,7 +8,8 @@ from roots.export.tokenizer import export_tokenizer  # noqa: E402
 from roots.tokenizer.chat import apply_chat_template  # noqa: E402
 from roots.tokenizer.tokenizer import Tokenizer  # noqa: E402
 
-TEXTS = ["The quick brown fox jumps over the lazy dog. " * 3, "Ünïcödé tëxt, ½ and 漢字 and emoji 🙂.",
+TEXTS = ["The quick brown fox jumps over the lazy dog. " * 3,
+         "Ünïcödé tëxt, ½ and 漢字 and emoji 🙂.",
          "def f(x):\n    return x ** 2  # code\n", "Numbers 1234567 and   spaces\t\ttabs\n\nnewlines"] * 20
 PROBES = ["Hello world!", "  leading spaces and trailing  ", "漢字🙂 mixed ß", "x = [1, 2, 3]\n\n", ""]
 
