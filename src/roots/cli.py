@@ -30,6 +30,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "quickstart": ("roots.quickstart:quickstart", "the whole job on a built-in corpus that works offline"),
     "lm train": ("roots.data.lm:train", "train an n-gram LM (modified Kneser-Ney, ARPA) for perplexity filtering"),
     "report": ("roots.data.report:run", "(re)write a curation run's funnel report (report.html, funnel.png)"),
+    "eval perplexity": ("roots.eval.lm:perplexity_run",
+                        "sliding-window perplexity of a model on text: nats/token, bits/byte, word ppl"),
+    "eval task": ("roots.eval.lm:task_run", "an lm-eval-style task (YAML + JSONL) on a roots model"),
+    "export hf": ("roots.export.hf:run_export",
+                  "a checkpoint as a Hugging Face transformers folder (GPT-2 or Llama), logits verified"),
+    "import hf": ("roots.export.hf:run_import", "a local Hugging Face GPT-2 / Llama folder as a roots checkpoint"),
+    "tokenizer train": ("roots.tokenizer.train:run",
+                        "train a BPE / WordPiece / Unigram / char tokenizer (HF tokenizers) on a corpus"),
+    "tokenize": ("roots.tokenizer.shards:run", "encode a corpus into train/val token shards (.bin + meta.json)"),
+    "train": ("roots.train.trainer:train", "train a language model on token shards (resumable)"),
+    "generate": ("roots.model.generate:generate", "continue a prompt with a trained model"),
 }
 
 
