@@ -1,0 +1,145 @@
+"""What the engine needs from a model and its tokenizer, and the loaders that provide it.
+
+The engine owns the batch's KV cache as plain tensors, one `(K, V)` pair per layer, each
+`(B, n_kv_head, L, head_dim)`, left-padded so that every row ends at column L. A backend runs one forward
+pass over new tokens given that cache, an attention mask over all L + T columns and per-row positions,
+and returns the logits and the grown cache. Anything that attends over a KV cache fits: Hugging Face
+causal LMs (what `roots export` writes) today, roots checkpoints through the same four-argument call,
+and encoder-decoders by keeping the encoder output per row next to the cache.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from roots.common.errors import UserError
+
+KV = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+class DecoderBackend(Protocol):
+    vocab_size: int
+    max_seq_len: int
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                past: KV | None, all_logits: bool) -> tuple[torch.Tensor, KV]:
+        """input_ids (B, T), attention_mask (B, L + T), position_ids (B, T) -> logits (B, T or 1, V), cache."""
+        ...
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Mean-pooled final hidden states (B, d_model) over the unmasked tokens."""
+        ...
+
+
+class HFCausalLM:
+    """A `transformers` causal LM (GPT-2, Llama, ...) driven with an explicit KV cache."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = model.eval()
+        config = model.config
+        self.vocab_size = config.vocab_size
+        self.max_seq_len = int(getattr(config, "n_positions", None) or config.max_position_embeddings)
+        self.device = next(model.parameters()).device
+
+    @torch.inference_mode()
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                past: KV | None, all_logits: bool) -> tuple[torch.Tensor, KV]:
+        from transformers import DynamicCache
+
+        cache = DynamicCache(ddp_cache_data=past) if past else DynamicCache()
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                         past_key_values=cache, use_cache=True, logits_to_keep=0 if all_logits else 1)
+        kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        return out.logits.float(), kv
+
+    @torch.inference_mode()
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                         output_hidden_states=True, use_cache=False, logits_to_keep=1)
+        hidden = out.hidden_states[-1].float()  # (B, T, d_model), after the final norm
+        weights = attention_mask[..., None].to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
+@dataclass
+class TextCodec:
+    """Text <-> token ids, the special tokens that end generation, and the chat template."""
+
+    tokenizer: object  # tokenizers.Tokenizer
+    eos_token_ids: tuple[int, ...]
+    eos_token: str
+    bos_token: str
+    chat_template: str | None
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def token_text(self, token_id: int) -> str:
+        """How one token reads on its own (what `logprobs` shows)."""
+        return self.tokenizer.decode([token_id], skip_special_tokens=False)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    backend: DecoderBackend
+    codec: TextCodec
+
+
+def _token_str(value: object) -> str:
+    # tokenizer_config.json stores special tokens as strings or as AddedToken dicts
+    if isinstance(value, dict):
+        return str(value.get("content", ""))
+    return str(value or "")
+
+
+def load_hf_dir(path: str | Path, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
+    """A Hugging Face model directory (config.json, model.safetensors, tokenizer.json)."""
+    from tokenizers import Tokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    path = Path(path)
+    if not (path / "tokenizer.json").exists():
+        raise UserError(f"{path} has no tokenizer.json; serve a directory written by `roots export`")
+    if not list(path.glob("*.safetensors")):
+        raise UserError(f"{path} has no *.safetensors weights (only safetensors weights are loaded)")
+    config = AutoConfig.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True, dtype=getattr(torch, dtype))
+    model.to(device)
+    tok_config = json.loads((path / "tokenizer_config.json").read_text()) \
+        if (path / "tokenizer_config.json").exists() else {}
+    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    eos_token = _token_str(tok_config.get("eos_token"))
+    eos_ids = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
+    eos_ids = [i for i in eos_ids if i is not None and 0 <= i < config.vocab_size]
+    if eos_token and tokenizer.token_to_id(eos_token) is not None:
+        eos_ids = sorted({*eos_ids, tokenizer.token_to_id(eos_token)})
+    elif eos_ids and not eos_token:
+        eos_token = tokenizer.id_to_token(eos_ids[0]) or ""
+    codec = TextCodec(tokenizer, tuple(eos_ids), eos_token, _token_str(tok_config.get("bos_token")),
+                      tok_config.get("chat_template"))
+    return LoadedModel(path.name, HFCausalLM(model), codec)
+
+
+def load_model(path: str | Path, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
+    """Load whatever `path` holds for serving."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"model directory not found: {path}")
+    if (path / "config.json").exists():
+        return load_hf_dir(path, device, dtype)
+    raise UserError(f"{path} is not a model directory this server can load (expected config.json + "
+                    f"model.safetensors + tokenizer.json, as `roots export` writes)")
