@@ -80,8 +80,9 @@ def filter_logits(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.
     k = torch.where(top_k > 0, top_k, vocab)[:, None]
     remove = rank >= k
     probs = sorted_logits.masked_fill(remove, float("-inf")).softmax(dim=-1)
-    # top-p: drop a token when the mass before it already reaches p (the top token always stays)
-    remove |= (probs.cumsum(dim=-1) - probs) >= top_p[:, None]
+    # top-p: drop a token when the mass before it already reaches p (the top token always stays);
+    # p = 1 keeps everything even where the cumulative sum rounds to >= 1 before the tail
+    remove |= ((probs.cumsum(dim=-1) - probs) >= top_p[:, None]) & (top_p[:, None] < 1)
     remove |= probs < min_p[:, None] * probs[:, :1]
     remove[:, 0] = False
     sorted_logits = sorted_logits.masked_fill(remove, float("-inf"))
