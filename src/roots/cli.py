@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval rouge": ("roots.eval.rouge:rouge", "ROUGE-1/2/L/Lsum (rouge-score), files or JSONL fields"),
     "eval classification": ("roots.eval.classification:classification",
                             "accuracy, P/R/F1 (macro, micro, per class), confusion matrix"),
+    "serve": ("roots.serve.server:serve", "OpenAI-compatible API server + playground over a model"),
 }
 
 

@@ -77,8 +77,9 @@ class TextCodec:
     bos_token: str
     chat_template: str | None
 
-    def encode(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False).ids
+    def encode(self, text: str, special: bool = False) -> list[int]:
+        """`special` adds the tokenizer's BOS/EOS post-processing (completions; chat templates add their own)."""
+        return self.tokenizer.encode(text, add_special_tokens=special).ids
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
