@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval classification": ("roots.eval.classification:classification",
                             "accuracy, P/R/F1 (macro, micro, per class), confusion matrix"),
     "serve": ("roots.serve.server:serve", "OpenAI-compatible API server + playground over a model"),
+    "train": ("roots.train.trainer:train", "train a language model on token shards (resumable)"),
+    "generate": ("roots.model.generate:generate", "continue a prompt with a trained model"),
 }
 
 
