@@ -29,6 +29,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("roots.serve.server:serve", "OpenAI-compatible API server + playground over a model"),
     "train": ("roots.train.trainer:train", "train a language model on token shards (resumable)"),
     "generate": ("roots.model.generate:generate", "continue a prompt with a trained model"),
+    "tokenizer train": ("roots.tokenizer.train:run",
+                        "train a BPE / WordPiece / Unigram / char tokenizer (HF tokenizers) on a corpus"),
+    "tokenize": ("roots.tokenizer.shards:run", "encode a corpus into train/val token shards (.bin + meta.json)"),
 }
 
 
