@@ -49,3 +49,26 @@ def tiny_model(tiny_model_dir):
     from roots.serve.backend import load_model
 
     return load_model(tiny_model_dir)
+
+
+def build_roots_run(out: Path, tokenizer_json: Path, preset: str = "gpt2-nano", seed: int = 0, **overrides) -> Path:
+    """A roots run folder as `roots train` leaves it: checkpoints/last/, tokenizer.json, data_meta.json."""
+    import shutil
+
+    from tokenizers import Tokenizer
+
+    from roots.model.gpt import TransformerModel
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_json))
+    torch.manual_seed(seed)
+    model = TransformerModel.from_preset(preset, vocab_size=tokenizer.get_vocab_size(), block_size=128,
+                                         init_std=0.1, **overrides)
+    model.save(out / "checkpoints" / "last")
+    shutil.copyfile(tokenizer_json, out / "tokenizer.json")
+    (out / "data_meta.json").write_text(json.dumps({"eos_id": tokenizer.token_to_id("<|endoftext|>")}))
+    return out
+
+
+@pytest.fixture(scope="session")
+def roots_run_dir(tmp_path_factory, tiny_model_dir) -> Path:
+    return build_roots_run(tmp_path_factory.mktemp("roots") / "nano-run", tiny_model_dir / "tokenizer.json")

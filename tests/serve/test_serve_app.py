@@ -9,7 +9,7 @@ import numpy as np
 import openai
 import pytest
 import torch
-from serve_live import live_server
+from serve_helpers import live_server
 
 KEY = "test-key"
 

@@ -1,41 +1,10 @@
-import threading
 
 import pytest
 import torch
+from serve_helpers import Collector, submit
 
 from roots.serve.engine import Engine, Output, Request
 from roots.serve.sampling import SamplingParams
-
-
-class Collector:
-    """Gathers one request's outputs; `wait()` returns them once the last one arrives."""
-
-    def __init__(self):
-        self.outputs: list[Output] = []
-        self.done = threading.Event()
-
-    def __call__(self, out: Output) -> None:
-        self.outputs.append(out)
-        if out.finish_reason is not None:
-            self.done.set()
-
-    def wait(self) -> list[Output]:
-        assert self.done.wait(60), "request did not finish"
-        return self.outputs
-
-    @property
-    def tokens(self) -> list[int]:
-        return [t for o in self.wait() for t in o.token_ids]
-
-    @property
-    def text(self) -> str:
-        return "".join(o.text for o in self.wait())
-
-
-def submit(engine, prompt_ids, **params) -> Collector:
-    c = Collector()
-    engine.submit(Request(list(prompt_ids), SamplingParams(**params), c))
-    return c
 
 
 @pytest.fixture

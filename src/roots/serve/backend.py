@@ -4,8 +4,8 @@ The engine owns the batch's KV cache as plain tensors, one `(K, V)` pair per lay
 `(B, n_kv_head, L, head_dim)`, left-padded so that every row ends at column L. A backend runs one forward
 pass over new tokens given that cache, an attention mask over all L + T columns and per-row positions,
 and returns the logits and the grown cache. Anything that attends over a KV cache fits: Hugging Face
-causal LMs (what `roots export` writes) today, roots checkpoints through the same four-argument call,
-and encoder-decoders by keeping the encoder output per row next to the cache.
+causal LMs (what `roots export` writes) and roots checkpoints today; encoder-decoders fit by keeping the
+encoder output per row next to the cache and passing it to `forward`.
 """
 
 from __future__ import annotations
@@ -65,6 +65,89 @@ class HFCausalLM:
         hidden = out.hidden_states[-1].float()  # (B, T, d_model), after the final norm
         weights = attention_mask[..., None].to(hidden.dtype)
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
+class RootsCausalLM:
+    """A roots `TransformerModel` run with per-row positions and a padding mask.
+
+    The model's own forward shares one position offset across the batch (one KV cache position for all
+    rows); continuous batching needs rows of different lengths, so this runs the same modules (embeddings,
+    blocks, norms, lm_head) with per-row positions and an explicit attention mask.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = model.eval()
+        config = model.config
+        self.config = config
+        self.vocab_size = config.vocab_size
+        self.max_seq_len = config.block_size
+        self.device = model.transformer.wte.weight.device
+
+    def _inputs(self, input_ids: torch.Tensor, position_ids: torch.Tensor):
+        model, kind = self.model, self.config.positions
+        x = model.transformer.wte(input_ids)  # (B, T, C)
+        rope = None
+        if kind == "learned":
+            x = x + model.transformer.wpe(position_ids)
+        elif kind == "sinusoidal":
+            x = x + model.pos_table[position_ids].to(x.dtype)
+        else:  # (B, 1, T, hd): broadcast over heads
+            rope = (model.rope_cos[position_ids][:, None], model.rope_sin[position_ids][:, None])
+        return x, rope
+
+    def _attend(self, attn: torch.nn.Module, x: torch.Tensor, rope, past, mask: torch.Tensor):
+        from roots.model.layers import apply_rope
+
+        B, T, C = x.shape
+        q_dim, kv_dim = attn.n_head * attn.head_dim, attn.n_kv_head * attn.head_dim
+        q, k, v = attn.c_attn(x).split([q_dim, kv_dim, kv_dim], dim=2)
+        q = q.view(B, T, attn.n_head, attn.head_dim).transpose(1, 2)  # (B, nh, T, hd)
+        k = k.view(B, T, attn.n_kv_head, attn.head_dim).transpose(1, 2)  # (B, n_kv, T, hd)
+        v = v.view(B, T, attn.n_kv_head, attn.head_dim).transpose(1, 2)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, n_kv, L + T, hd)
+        y = torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, enable_gqa=attn.n_kv_head != attn.n_head)  # (B, nh, T, hd)
+        return attn.c_proj(y.transpose(1, 2).reshape(B, T, C)), (k, v)
+
+    @staticmethod
+    def _mask(attention_mask: torch.Tensor, T: int) -> torch.Tensor:
+        """(B, 1, T, L + T) bool: causal over the columns, minus padding; padded queries see themselves."""
+        width = attention_mask.shape[1]
+        L = width - T
+        causal = torch.ones(T, width, dtype=torch.bool, device=attention_mask.device).tril(diagonal=L)
+        mask = causal[None] & attention_mask[:, None, :].bool()  # (B, T, L + T)
+        diagonal = torch.arange(T, device=mask.device)
+        mask[:, diagonal, L + diagonal] = True  # a padded query attending nowhere would give NaN
+        return mask[:, None]
+
+    def _hidden(self, input_ids, attention_mask, position_ids, past):
+        x, rope = self._inputs(input_ids, position_ids)
+        mask = self._mask(attention_mask, input_ids.shape[1])
+        kv = []
+        for i, block in enumerate(self.model.transformer.h):
+            a, layer_kv = self._attend(block.attn, block.ln_1(x), rope, past[i] if past else None, mask)
+            x = x + a
+            x = x + block.mlp(block.ln_2(x))
+            kv.append(layer_kv)
+        return self.model.transformer.ln_f(x), kv
+
+    @torch.inference_mode()
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                past: KV | None, all_logits: bool) -> tuple[torch.Tensor, KV]:
+        x, kv = self._hidden(input_ids, attention_mask, position_ids, past)
+        if not all_logits:
+            x = x[:, -1:]
+        return self.model.lm_head(x).float(), kv
+
+    @torch.inference_mode()
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        hidden, _ = self._hidden(input_ids, attention_mask, position_ids, None)
+        weights = attention_mask[..., None].to(hidden.dtype)
+        return ((hidden * weights).sum(1) / weights.sum(1).clamp(min=1)).float()
 
 
 @dataclass
@@ -135,12 +218,40 @@ def load_hf_dir(path: str | Path, device: str = "cpu", dtype: str = "float32") -
     return LoadedModel(path.name, HFCausalLM(model), codec)
 
 
+EOS_NAMES = ("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>", "[SEP]")
+
+
+def load_roots_checkpoint(path: str | Path, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
+    """A roots run folder (its best/last checkpoint) or checkpoint folder, with the run's tokenizer.json."""
+    from tokenizers import Tokenizer
+
+    from roots.common.io import read_json
+    from roots.model.generate import find_tokenizer
+    from roots.model.io import find_checkpoint
+    from roots.model.io import load_model as load_roots_model
+
+    checkpoint = find_checkpoint(path)
+    model = load_roots_model(checkpoint, device).to(getattr(torch, dtype))
+    tokenizer = Tokenizer.from_file(str(find_tokenizer(checkpoint)))
+    meta_path = checkpoint.parent.parent / "data_meta.json"
+    eos_id = read_json(meta_path).get("eos_id") if meta_path.exists() else None
+    if eos_id is None:
+        eos_id = next((tokenizer.token_to_id(t) for t in EOS_NAMES if tokenizer.token_to_id(t) is not None), None)
+    eos_token = tokenizer.id_to_token(eos_id) if eos_id is not None else ""
+    name = Path(path).resolve().name
+    codec = TextCodec(tokenizer, () if eos_id is None else (eos_id,), eos_token or "", "", None)
+    return LoadedModel(name, RootsCausalLM(model), codec)
+
+
 def load_model(path: str | Path, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
-    """Load whatever `path` holds for serving."""
+    """Load what `path` holds: a Hugging Face model directory or a roots run / checkpoint folder."""
     path = Path(path)
     if not path.is_dir():
         raise UserError(f"model directory not found: {path}")
     if (path / "config.json").exists():
         return load_hf_dir(path, device, dtype)
-    raise UserError(f"{path} is not a model directory this server can load (expected config.json + "
+    if (path / "config.yaml").exists() or (path / "checkpoints").is_dir():
+        return load_roots_checkpoint(path, device, dtype)
+    raise UserError(f"{path} is not a model this server can load: expected a roots run or checkpoint folder "
+                    f"(model.safetensors + config.yaml) or a Hugging Face directory (config.json + "
                     f"model.safetensors + tokenizer.json, as `roots export` writes)")

@@ -1,4 +1,4 @@
-"""Run the app on a real socket in a background thread (uvicorn), for clients that need a live server."""
+"""Test helpers: collect an engine request's outputs; run the app on a real socket (uvicorn) in a thread."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import uvicorn
 
 from roots.serve.app import create_app
 from roots.serve.config import ServeConfig
+from roots.serve.engine import Output, Request
+from roots.serve.sampling import SamplingParams
 
 
 def free_port() -> int:
@@ -37,3 +39,34 @@ def live_server(model, **config):
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+class Collector:
+    """Gathers one request's outputs; `wait()` returns them once the last one arrives."""
+
+    def __init__(self):
+        self.outputs: list[Output] = []
+        self.done = threading.Event()
+
+    def __call__(self, out: Output) -> None:
+        self.outputs.append(out)
+        if out.finish_reason is not None:
+            self.done.set()
+
+    def wait(self) -> list[Output]:
+        assert self.done.wait(60), "request did not finish"
+        return self.outputs
+
+    @property
+    def tokens(self) -> list[int]:
+        return [t for o in self.wait() for t in o.token_ids]
+
+    @property
+    def text(self) -> str:
+        return "".join(o.text for o in self.wait())
+
+
+def submit(engine, prompt_ids, **params) -> Collector:
+    c = Collector()
+    engine.submit(Request(list(prompt_ids), SamplingParams(**params), c))
+    return c
