@@ -359,7 +359,8 @@ def create_app(model: LoadedModel, config: ServeConfig, engine: Engine | None = 
         if body.best_of is not None and body.best_of != body.n:
             raise APIError(400, "best_of other than n is not supported", param="best_of")
         prompts = completion_prompts(state, body.prompt)
-        max_tokens = 16 if body.max_tokens is None else body.max_tokens
+        max_tokens = body.max_tokens if "max_tokens" in body.model_fields_set else 16
+        max_tokens = min(16, config.max_tokens_limit) if max_tokens is None else max_tokens
         check_common(state, body, prompts, max_tokens)
         params = sampling_params(body, max_tokens, body.logprobs, body.echo)
         jobs = [(ids, seeded(params, j)) for ids in prompts for j in range(body.n)]
