@@ -113,9 +113,11 @@ class RootsCausalLM:
         return attn.c_proj(y.transpose(1, 2).reshape(B, T, C)), (k, v)
 
     @staticmethod
-    def _mask(attention_mask: torch.Tensor, T: int) -> torch.Tensor:
+    def _mask(attention_mask: torch.Tensor, T: int) -> torch.Tensor | None:
         """(B, 1, T, L + T) bool: causal over the columns, minus padding; padded queries see themselves."""
         width = attention_mask.shape[1]
+        if T == 1:  # decode: the one query sees every real column; no mask at all without padding
+            return None if bool(attention_mask.all()) else attention_mask[:, None, None, :].bool()
         L = width - T
         causal = torch.ones(T, width, dtype=torch.bool, device=attention_mask.device).tril(diagonal=L)
         mask = causal[None] & attention_mask[:, None, :].bool()  # (B, T, L + T)
