@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 
 from roots.common.errors import UserError, missing_extra
 from roots.serve.config import ServeConfig
@@ -27,7 +30,24 @@ def serve(config: ServeConfig) -> int:
     app = create_app(model, config)
     print(f"roots serve: {model.name} on http://{config.host}:{config.port} (playground at /, API at /v1)",
           file=sys.stderr)
-    uvicorn.run(app, host=config.host, port=config.port, log_level="info",
-                timeout_graceful_shutdown=max(1, int(config.drain_seconds)))
+    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="info",
+                                           timeout_graceful_shutdown=max(1, int(config.drain_seconds))))
+    with _signals_end_quietly():
+        server.run()
     print(f"roots serve: stopped serving {config.model} on {config.host}:{config.port}")
     return 0
+
+
+@contextlib.contextmanager
+def _signals_end_quietly():
+    """uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler that was
+    there before it; a no-op handler here lets the command finish normally and print its summary."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
