@@ -197,3 +197,22 @@ def test_health_metrics_and_playground(server, http):
     page = httpx.get(server[0] + "/")
     assert page.status_code == 200 and "roots playground" in page.text
     assert "http://" not in page.text and "https://" not in page.text  # no external assets
+
+
+def test_engine_failure_is_a_500_or_an_sse_error_event(tiny_model):
+    with live_server(tiny_model) as (url, app):
+        engine = app.state.roots.engine
+        forward = engine.backend.forward
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("boom")
+
+        engine.backend = type("Broken", (), {"forward": staticmethod(broken), "vocab_size": engine.vocab_size})()
+        body = {"model": "tiny-gpt2", "prompt": "The", "max_tokens": 3}
+        r = httpx.post(url + "/v1/completions", json=body, timeout=30)
+        assert r.status_code == 500 and r.json()["error"]["type"] == "server_error"
+        with httpx.stream("POST", url + "/v1/completions", json={**body, "stream": True}, timeout=30) as s:
+            events = [line for line in s.iter_lines() if line]
+        assert "error" in json.loads(events[-2][6:]) and events[-1] == "data: [DONE]"
+        engine.backend = type("Fixed", (), {"forward": staticmethod(forward)})()
+        assert httpx.post(url + "/v1/completions", json=body, timeout=30).status_code == 200

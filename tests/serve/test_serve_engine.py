@@ -165,3 +165,26 @@ def test_shutdown_cancels_what_is_left(tiny_model):
     assert c.wait()[-1].finish_reason == "cancelled"
     with pytest.raises(RuntimeError):
         e.submit(Request([1], SamplingParams(), lambda o: None))
+
+
+def test_a_failing_step_fails_only_its_requests(tiny_model):
+    """A forward pass that raises (here: on a poisoned prompt) ends those requests with "error"; the
+    engine keeps serving."""
+    e = Engine(tiny_model, max_batch_size=4)
+    forward = e.backend.forward
+
+    def fragile(input_ids, *args, **kwargs):
+        if (input_ids == 7).any():
+            raise RuntimeError("boom")
+        return forward(input_ids, *args, **kwargs)
+
+    e.backend = type("Fragile", (), {"forward": staticmethod(fragile)})()
+    e.start()
+    try:
+        bad = submit(e, [5, 7, 9], max_tokens=4, ignore_eos=True)
+        assert bad.wait()[-1].finish_reason == "error"
+        good = submit(e, [5, 6, 9], max_tokens=4, ignore_eos=True, temperature=0)
+        assert good.wait()[-1].finish_reason == "length" and len(good.tokens) == 4
+        assert e.stats["errors_total"] >= 1
+    finally:
+        e.shutdown(drain_seconds=0)

@@ -133,6 +133,12 @@ class Choices:
                         return
                     continue
                 self._time(index, out)
+                if out.finish_reason == "error":
+                    raise APIError(500, "generation failed inside the engine (see the server log)",
+                                   type="server_error")
+                if out.finish_reason == "cancelled":
+                    raise APIError(503, "the server is shutting down; retry against another instance",
+                                   type="server_error")
                 pending -= out.finish_reason is not None
                 yield index, out
         finally:
@@ -487,11 +493,24 @@ def embed(state: State, inputs: list[list[int]], batch_size: int = 16) -> torch.
     return torch.cat(out)
 
 
+async def errors_as_events(outputs: AsyncIterator[tuple[int, Output]]
+                           ) -> AsyncIterator[tuple[int, Output | str]]:
+    """Pass outputs through; a failure mid-stream becomes one SSE error event (the status is already 200)."""
+    try:
+        async for item in outputs:
+            yield item
+    except APIError as e:
+        yield -1, sse({"error": {"message": e.message, "type": e.type, "param": e.param, "code": e.code}})
+
+
 async def stream_completion(state: State, choices: Choices, body: CompletionRequest, head: dict,
                             echo_text: list[str], jobs: list) -> AsyncIterator[str]:
     started = [False] * len(jobs)
     completion_tokens = 0
-    async for i, out in choices.outputs():
+    async for i, out in errors_as_events(choices.outputs()):
+        if isinstance(out, str):
+            yield out
+            continue
         text = out.text
         logprobs = None
         if jobs[i][1].logprobs is not None:
@@ -519,7 +538,10 @@ async def stream_chat(state: State, choices: Choices, body: ChatCompletionReques
         delta = {"role": "assistant", "content": ""}
         yield sse({**head, "choices": [{"index": i, "delta": delta, "logprobs": None, "finish_reason": None}]})
     completion_tokens = 0
-    async for i, out in choices.outputs():
+    async for i, out in errors_as_events(choices.outputs()):
+        if isinstance(out, str):
+            yield out
+            continue
         if out.finish_reason:
             completion_tokens += out.completion_tokens
         if not (out.text or out.finish_reason or (body.logprobs and out.logprobs)):

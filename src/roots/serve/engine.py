@@ -164,13 +164,13 @@ class Engine:
                 self._evict()
                 self.stats["steps_total"] += 1
                 self.stats["step_seconds_total"] += time.perf_counter() - started
-            except Exception as e:  # one bad step must not take the server down: fail its requests
+            except Exception:  # one bad step must not take the server down: fail the batch's requests
                 log.exception("engine step failed")
                 self.stats["errors_total"] += 1
                 for seq in self.rows:
-                    self._emit(seq, Output("", [], finish_reason="error"))
+                    if not seq.finished:
+                        self._emit(seq, Output("", [], finish_reason="error"))
                 self.rows, self._kv, self._mask = [], None, None
-                del e
 
     def _collect(self, block: bool) -> None:
         try:
@@ -194,8 +194,19 @@ class Engine:
             if batch and longest * (len(batch) + 1) > self.max_prefill_tokens:
                 break
             batch.append(self._waiting.popleft())
-        if batch:
-            self._prefill([Sequence(r, self) for r in batch])
+        if not batch:
+            return
+        seqs: list[Sequence] = []
+        try:
+            seqs = [Sequence(r, self) for r in batch]
+            self._prefill(seqs)
+        except Exception:
+            if seqs and any(s is seqs[0] for s in self.rows):
+                raise  # already in the batch: the step's handler fails the whole batch
+            log.exception("prefill failed")  # the running batch is untouched: fail only the newcomers
+            self.stats["errors_total"] += 1
+            for request in batch:
+                request.on_output(Output("", [], finish_reason="error", prompt_tokens=len(request.prompt_ids)))
 
     def _prefill(self, seqs: list[Sequence]) -> None:
         width = max(len(s.request.prompt_ids) for s in seqs)
