@@ -73,7 +73,7 @@ def test_text_never_encodes_to_a_special_id(bpe):
 
 
 def test_ids_identical_to_hf_tokenizers_and_transformers(bpe, sentences):
-    from transformers import PreTrainedTokenizerFast
+    PreTrainedTokenizerFast = pytest.importorskip("transformers").PreTrainedTokenizerFast
 
     tok, folder = bpe
     hf = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -97,7 +97,7 @@ def test_llama3_pattern_splits_digits_in_threes(sentences):
 
 
 def test_wordpiece_is_bert_shaped(sentences, tmp_path):
-    from transformers import AutoTokenizer
+    AutoTokenizer = pytest.importorskip("transformers").AutoTokenizer
 
     tok = Tokenizer.train(sentences[::4], "wordpiece", 3000)
     folder = tok.save(tmp_path / "wp")
@@ -113,7 +113,7 @@ def test_wordpiece_is_bert_shaped(sentences, tmp_path):
 
 
 def test_unigram_is_t5_shaped(shared_data, tmp_path):
-    from transformers import PreTrainedTokenizerFast
+    PreTrainedTokenizerFast = pytest.importorskip("transformers").PreTrainedTokenizerFast
 
     text = shakespeare(shared_data)[:200_000]
     tok = Tokenizer.train(text.split("\n\n"), "unigram", 1000, sentinels=20)
@@ -143,7 +143,7 @@ def test_char_hand_worked_example():
 
 
 def test_char_ids_match_nanogpt_on_tiny_shakespeare(shared_data, tmp_path):
-    from transformers import PreTrainedTokenizerFast
+    PreTrainedTokenizerFast = pytest.importorskip("transformers").PreTrainedTokenizerFast
 
     data = shakespeare(shared_data)
     tok = Tokenizer.train([data], "char", 1000)
@@ -189,6 +189,8 @@ def test_errors_speak_to_the_user(tmp_path):
         Tokenizer.train(tmp_path, "bpe", 300)
     with pytest.raises(UserError, match="unknown tokenizer kind"):
         Tokenizer.train(["x"], "sentencepiece", 300)
+    with pytest.raises(UserError, match="unknown pre-tokenization pattern"):
+        Tokenizer.train(["x"], "bpe", 300, pattern="gpt4")
     with pytest.raises(UserError, match="no tokenizer"):
         Tokenizer.load(tmp_path)
     with pytest.raises(UserError, match="input not found"):

@@ -1,14 +1,15 @@
 """The four tokenizer kinds, each built and trained with HF tokenizers and saved as a tokenizer.json.
 
-| kind      | like              | model + pre-tokenization                         | special tokens (ids)                 |
-|-----------|-------------------|--------------------------------------------------|--------------------------------------|
-| bpe       | GPT-2 / Llama 3   | byte-level BPE, lossless on any UTF-8            | <|endoftext|> (EOS)                  |
-| wordpiece | BERT              | BertNormalizer + BertPreTokenizer + WordPiece    | [PAD] [UNK] [CLS] [SEP] [MASK]       |
-| unigram   | T5                | NFKC + Metaspace + Unigram                       | <pad> </s> <unk>, <extra_id_N> last  |
-| char      | nanoGPT char-level| one token per character, ids = sorted characters | <|endoftext|> <unk> after the chars  |
+- bpe (GPT-2 / Llama 3): byte-level BPE, lossless on any UTF-8; EOS `<|endoftext|>`.
+- wordpiece (BERT): BertNormalizer + BertPreTokenizer + WordPiece; [PAD] [UNK] [CLS] [SEP] [MASK] = 0..4,
+  [SEP] separates documents, `[CLS] x [SEP]` post-processing for transformers users.
+- unigram (T5): NFKC + Metaspace + Unigram; <pad> </s> <unk> = 0, 1, 2 and <extra_id_N> sentinels at the
+  top of the vocabulary, `x </s>` post-processing.
+- char (nanoGPT char-level): one token per character, ids = sorted characters, then `<|endoftext|>` and
+  `<unk>`.
 
-Each builder takes an iterator of texts and returns the trained `tokenizers.Tokenizer` plus the role of
-each special token (eos, pad, unk, ...), which `Tokenizer` records in meta.json.
+Each builder takes an iterator of texts and returns the trained `tokenizers.Tokenizer`; `ROLES` names what
+each special token is for (eos, pad, unk, ...), which `Tokenizer` records in meta.json.
 """
 
 from __future__ import annotations

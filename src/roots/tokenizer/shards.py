@@ -218,8 +218,8 @@ def encode_unit(job: UnitJob, progress: Callable[[int], None] | None = None) -> 
         for w in writers.values():
             w.abort()
         raise
-    marker = {**job.marker, "index": job.unit.index, "splits": {s: {"tokens": w.tokens, "documents": w.documents}
-                                       for s, w in writers.items()}, "skipped": dict(skipped)}
+    splits = {split: {"tokens": w.tokens, "documents": w.documents} for split, w in writers.items()}
+    marker = {**job.marker, "index": job.unit.index, "splits": splits, "skipped": dict(skipped)}
     write_json(job.unit.marker_path(job.out), marker)
     return marker
 
@@ -255,7 +255,8 @@ def split_tail(out: Path, units: list[Unit], markers: list[dict[str, Any]], frac
     so a crash midway is repaired by running again. Returns per-unit {split: {tokens, documents}}.
     """
     sizes = [m["splits"]["train"]["tokens"] + m["splits"]["val"]["tokens"] for m in markers]
-    boundary = int(sum(sizes) * (1 - fraction))
+    # the cut ignores the stream's final EOS, so a one-document corpus splits exactly as nanoGPT's text does
+    boundary = int((sum(sizes) - 1) * (1 - fraction)) if fraction > 0 else sum(sizes)
     counts = []
     start = 0
     for unit, marker, size in zip(units, markers, sizes):
@@ -333,6 +334,8 @@ def tokenize(config: TokenizeConfig) -> dict[str, Any]:
     skipped: Counter = Counter()
     for m in ordered:
         skipped.update(m["skipped"])
+    if not any(c[s]["documents"] or c[s]["tokens"] for c in counts for s in SPLITS):
+        raise UserError(f"no documents to tokenize in {config.input} (skipped: {dict(skipped) or 'none'})")
     splits = {}
     for split in SPLITS:
         splits[split] = {
@@ -342,7 +345,8 @@ def tokenize(config: TokenizeConfig) -> dict[str, Any]:
         }
     meta = artifact_meta(
         FORMAT, FORMAT_VERSION, dtype=dtype, vocab_size=tok.vocab_size, eos_id=tok.eos_id,
-        bos_id=tok.bos_id, pad_id=tok.pad_id, tokenizer_dir=str(Path(config.tokenizer).resolve()),
+        bos_id=tok.bos_id, pad_id=tok.pad_id,
+        special_ids={role: tok.token_to_id(t) for role, t in tok.special_tokens.items()}, tokenizer_dir=str(Path(config.tokenizer).resolve()),
         tokenizer_kind=tok.kind, tokenizer_sha256=settings["tokenizer_sha256"],
         split={"mode": config.val_split, "val_fraction": config.val_fraction, "seed": config.split_seed},
         splits=splits, skipped=dict(skipped), source=source_record(config.input),

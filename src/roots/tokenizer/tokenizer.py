@@ -63,6 +63,8 @@ class Tokenizer:
         """
         if kind not in KINDS:
             raise UserError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(KINDS)}")
+        if pattern not in ("gpt2", "llama3"):
+            raise UserError(f"unknown pre-tokenization pattern {pattern!r}; choose gpt2 or llama3")
         if vocab_size < 2:
             raise UserError(f"vocab size must be at least 2, got {vocab_size}")
         _hf()

@@ -185,6 +185,10 @@ def test_config_and_tokenizer_errors(bpe_dir, tmp_path):
     with pytest.raises(UserError, match="input not found"):
         tokenize(TokenizeConfig(tokenizer=str(bpe_dir), input=str(tmp_path / "nope"), output=str(tmp_path)))
     assert main(["tokenize", "--tokenizer", str(tmp_path), "--input", "x", "--output", "y"]) == 2
+    (tmp_path / "empty.jsonl").write_text('{"id": "1", "text": ""}\n')
+    with pytest.raises(UserError, match="no documents to tokenize"):
+        tokenize(TokenizeConfig(tokenizer=str(bpe_dir), input=str(tmp_path / "empty.jsonl"),
+                                output=str(tmp_path / "out")))
 
 
 def test_tail_split_matches_nanogpt_char_level(shared_data, tmp_path):
@@ -198,12 +202,13 @@ def test_tail_split_matches_nanogpt_char_level(shared_data, tmp_path):
                                    val_split="tail", val_fraction=0.1))
     # nanoGPT shakespeare_char: n = len(data); train = data[:int(n*0.9)]; val = data[int(n*0.9):]
     stoi = {ch: i for i, ch in enumerate(sorted(set(data)))}
-    stream = np.array([stoi[c] for c in data] + [tok.eos_id])
-    n = len(stream)
+    ids = np.array([stoi[c] for c in data])
+    n = len(ids)
     _, (train,) = read_split(out, "train")
     _, (val,) = read_split(out, "val")
-    assert np.array_equal(train, stream[:int(n * 0.9)])
-    assert np.array_equal(val, stream[int(n * 0.9):])
+    assert train.size == 1_003_854 and val.size == 111_540 + 1  # nanoGPT's sizes (+ the final EOS)
+    assert np.array_equal(train, ids[:int(n * 0.9)])
+    assert np.array_equal(val, [*ids[int(n * 0.9):], tok.eos_id])
     assert meta["splits"]["train"]["documents"] == 0 and meta["splits"]["val"]["documents"] == 1
 
 
@@ -216,17 +221,17 @@ def test_tail_split_is_idempotent_and_repairs_a_crash(tmp_path):
         t.tofile(unit.bin_path(tmp_path, "train"))
     markers = [{"splits": {"train": {"tokens": 5, "documents": 2 if i < 2 else 1},
                            "val": {"tokens": 0, "documents": 0}}} for i in range(3)]
-    first = split_tail(tmp_path, units, markers, 0.4, eos, dtype)  # boundary int(15 * 0.6) = 9
+    first = split_tail(tmp_path, units, markers, 0.4, eos, dtype)  # boundary int((15 - 1) * 0.6) = 8
     train = np.concatenate([np.fromfile(u.bin_path(tmp_path, "train"), dtype) for u in units[:2]])
     val = np.concatenate([np.fromfile(u.bin_path(tmp_path, "val"), dtype) for u in units[1:]])
     assert np.array_equal(np.concatenate([train, val]), np.concatenate(tokens))
-    assert train.size == 9 and not units[2].bin_path(tmp_path, "train").exists()
-    assert [c["val"]["documents"] for c in first] == [0, 1, 1]
+    assert train.size == 8 and not units[2].bin_path(tmp_path, "train").exists()
+    assert [c["val"]["documents"] for c in first] == [0, 1, 1]  # val: [6, eos] + [7, 8, 1, 2, eos]
     assert split_tail(tmp_path, units, markers, 0.4, eos, dtype) == first  # nothing left to do
     # a crash after val_1 was written but before train_1 was cut: train_1 is still whole
     tokens[1].tofile(units[1].bin_path(tmp_path, "train"))
     assert split_tail(tmp_path, units, markers, 0.4, eos, dtype) == first
-    assert np.fromfile(units[1].bin_path(tmp_path, "train"), dtype).size == 4
+    assert np.fromfile(units[1].bin_path(tmp_path, "train"), dtype).size == 3
 
 
 def test_uint32_shards_for_large_vocabularies(tmp_path):
