@@ -60,3 +60,14 @@ def test_load_model_errors(tmp_path, tiny_model_dir):
     (tmp_path / "hf" / "config.json").write_text((tiny_model_dir / "config.json").read_text())
     with pytest.raises(UserError, match=r"tokenizer\.json"):
         load_model(tmp_path / "hf")
+
+
+def test_roots_embeddings_ignore_padding(roots_run_dir):
+    backend = load_model(roots_run_dir).backend
+    short, long = [5, 6, 7], [8, 9, 10, 11, 12]
+    ids = torch.tensor([[0, 0, *short], long])
+    mask = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
+    batched = backend.embed(ids, mask)
+    alone = backend.embed(torch.tensor([short]), torch.ones(1, 3, dtype=torch.long))
+    torch.testing.assert_close(batched[0], alone[0], atol=1e-5, rtol=1e-5)
+    assert batched.shape == (2, backend.model.config.n_embd)

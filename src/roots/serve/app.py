@@ -124,13 +124,18 @@ class Choices:
                       ) -> AsyncIterator[tuple[int, Output]]:
         """(choice index, output) until every choice has finished; cancels them all if the client leaves."""
         pending = len(self.requests)
+        checked = time.monotonic()
         try:
             while pending:
                 try:
-                    index, out = await asyncio.wait_for(self.queue.get(), timeout=1.0)
+                    index, out = await asyncio.wait_for(self.queue.get(), timeout=0.5)
                 except asyncio.TimeoutError:
-                    if disconnected is not None and await disconnected():
+                    index, out = -1, None
+                if disconnected is not None and time.monotonic() - checked > 0.5:
+                    checked = time.monotonic()
+                    if await disconnected():
                         return
+                if out is None:
                     continue
                 self._time(index, out)
                 if out.finish_reason == "error":
