@@ -157,13 +157,15 @@ class Engine:
                 return
             try:
                 started = time.perf_counter()
-                self._admit()
+                admitted = self._admit()
                 self._evict()  # scoring-only requests finish at prefill
-                if self.rows:
+                decoded = bool(self.rows)
+                if decoded:
                     self._decode()
                 self._evict()
-                self.stats["steps_total"] += 1
-                self.stats["step_seconds_total"] += time.perf_counter() - started
+                if admitted or decoded:
+                    self.stats["steps_total"] += 1
+                    self.stats["step_seconds_total"] += time.perf_counter() - started
             except Exception:  # one bad step must not take the server down: fail the batch's requests
                 log.exception("engine step failed")
                 self.stats["errors_total"] += 1
@@ -181,7 +183,7 @@ class Engine:
         except queue.Empty:
             pass
 
-    def _admit(self) -> None:
+    def _admit(self) -> bool:
         """Prefill waiting requests that fit: free rows, and a budget of padded prefill tokens."""
         batch: list[Request] = []
         while self._waiting and len(self.rows) + len(batch) < self.max_batch_size:
@@ -195,7 +197,7 @@ class Engine:
                 break
             batch.append(self._waiting.popleft())
         if not batch:
-            return
+            return False
         seqs: list[Sequence] = []
         try:
             seqs = [Sequence(r, self) for r in batch]
@@ -207,6 +209,7 @@ class Engine:
             self.stats["errors_total"] += 1
             for request in batch:
                 request.on_output(Output("", [], finish_reason="error", prompt_tokens=len(request.prompt_ids)))
+        return True
 
     def _prefill(self, seqs: list[Sequence]) -> None:
         width = max(len(s.request.prompt_ids) for s in seqs)
