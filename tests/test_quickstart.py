@@ -3,7 +3,7 @@ import json
 from roots.cli import main
 from roots.common.io import read_json
 from roots.data.corpus import iter_corpus
-from roots.quickstart import build_corpus
+from roots.workflows.quickstart import build_corpus
 
 
 def test_corpus_comes_from_python_itself(tmp_path):

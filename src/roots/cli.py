@@ -20,7 +20,7 @@ from roots.common.errors import UserError
 
 # command words -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "quickstart": ("roots.quickstart:quickstart", "the whole job on a built-in corpus that works offline"),
+    "quickstart": ("roots.workflows.quickstart:quickstart", "the whole job on a built-in corpus that works offline"),
     "curate": ("roots.data.pipeline:curate", "run a curation recipe over WARC/WET/JSONL/Parquet/text inputs"),
     "report": ("roots.data.report:run", "(re)write a curation run's funnel report (report.html, funnel.png)"),
     "lm train": ("roots.data.lm:train",
