@@ -13,6 +13,12 @@ from roots.common.errors import UserError
 from roots.data.base import Step
 
 STEPS: dict[str, str] = {
+    "exact_dedup": "roots.data.dedup.exact:ExactDedup",
+    "url_dedup": "roots.data.dedup.exact:UrlDedup",
+    "minhash_dedup": "roots.data.dedup.minhash:MinHashDedup",
+    "simhash_dedup": "roots.data.dedup.simhash:SimHashDedup",
+    "substring_dedup": "roots.data.dedup.substring:SubstringDedup",
+    "decontaminate": "roots.data.dedup.decontaminate:Decontaminate",
 }
 
 
