@@ -40,3 +40,14 @@ def test_url_dedup_first_url_wins(tmp_path):
 def test_registered_steps():
     assert isinstance(build_step("exact_dedup", {"normalization": "lower"}), ExactDedup)
     assert isinstance(build_step("url_dedup"), UrlDedup)
+
+
+def test_fast_word_path_equals_normalize(shared_data):
+    import gzip
+
+    from roots.data.dedup.text import _full_words_utf8, words
+
+    with gzip.open(shared_data / "langid" / "lingua_sentences_shared.tsv.gz", "rt") as f:
+        texts = [line for _, line in zip(range(6000), f)]  # 75 languages and scripts
+    texts += ["a\x1cb\u00a0c_d É<t>x</t> \u2028 e\u0301 ½ ² ΔΣ.", "", "<br/>"]
+    assert all([w.encode() for w in words(t)] == _full_words_utf8(t) for t in texts)

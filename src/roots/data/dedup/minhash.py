@@ -31,7 +31,7 @@ import numpy as np
 
 from roots.common.errors import UserError
 from roots.data.dedup.engine import KeyBatch, KeyedDedup
-from roots.data.dedup.text import Normalization, hash_words, mix64, shingle_hashes, words
+from roots.data.dedup.text import Normalization, mix64, text_shingles
 from roots.data.document import Document
 
 Preset = Literal["refinedweb", "massivetext", "fineweb", "custom"]
@@ -73,9 +73,10 @@ class MinHasher:
 
     def _minimum(self, shingles: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """(len(starts), num_perm) min-hashes of consecutive segments of `shingles` beginning at `starts`."""
-        with np.errstate(over="ignore"):
-            h = shingles[:, None] * self.a + self.b  # (S, P) wraps mod 2^64
-        return np.minimum.reduceat((h >> np.uint64(32)).astype(np.uint32), starts, axis=0)
+        h = np.multiply(shingles[:, None], self.a)  # (S, P), wraps mod 2^64; in place from here on
+        h += self.b
+        h >>= np.uint64(32)
+        return np.minimum.reduceat(h, starts, axis=0)
 
     def signatures(self, shingle_sets: list[np.ndarray]) -> np.ndarray:
         """(n, num_perm) uint32 signatures; every set must be non-empty."""
@@ -147,7 +148,7 @@ class MinHashDedup(KeyedDedup):
         return self.bands
 
     def doc_keys(self, docs: list[Document]) -> KeyBatch:
-        shingles = [shingle_hashes(hash_words(words(d.text, self.normalization)), self.ngram) for d in docs]
+        shingles = [text_shingles(d.text, self.ngram, self.normalization) for d in docs]
         valid = np.array([len(s) > 0 for s in shingles], dtype=bool)
         keys = np.zeros((self.bands, len(docs)), dtype=np.uint64)
         if valid.any():

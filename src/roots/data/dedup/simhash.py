@@ -17,7 +17,7 @@ import numpy as np
 
 from roots.common.errors import UserError
 from roots.data.dedup.engine import KeyBatch, KeyedDedup
-from roots.data.dedup.text import Normalization, hash_words, mix64, shingle_hashes, words
+from roots.data.dedup.text import Normalization, mix64, text_shingles
 from roots.data.document import Document
 
 
@@ -61,7 +61,7 @@ class SimHashDedup(KeyedDedup):
         return len(self._masks)
 
     def doc_keys(self, docs: list[Document]) -> KeyBatch:
-        shingles = [shingle_hashes(hash_words(words(d.text, self.normalization)), self.ngram) for d in docs]
+        shingles = [text_shingles(d.text, self.ngram, self.normalization) for d in docs]
         valid = np.array([len(s) > 0 for s in shingles], dtype=bool)
         fp = np.zeros(len(docs), dtype=np.uint64)
         fp[valid] = fingerprints([s for s in shingles if len(s)])

@@ -19,6 +19,7 @@ Normalization = Literal["none", "lower", "full"]
 _PUNCT = re.compile(r"[^\w\s]+")
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]{0,10}(?:\s[^<>]{0,200})?/?>")  # markup left by extraction: <t>, <br/>
 _DIGITS = re.compile(r"\d")
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")  # accents after NFD
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio odd constant: position weights of the n-gram polynomial
 
 
@@ -35,20 +36,56 @@ def normalize(text: str, mode: Normalization = "full") -> str:
     if mode == "lower":
         return text
     text = _TAG.sub(" ", text)
-    text = unicodedata.normalize("NFD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)) if not text.isascii() else text
+    if not text.isascii():
+        text = _COMBINING.sub("", unicodedata.normalize("NFD", text))
     text = _PUNCT.sub(" ", text)
     return _DIGITS.sub("0", text)
+
+
+def _ascii_table() -> bytes:
+    """`normalize(mode="full")` for one ASCII byte, as a bytes.translate table (other bytes unchanged)."""
+    out = bytearray(range(256))
+    for b in range(128):
+        c = chr(b)
+        out[b] = 32 if c.isspace() or _PUNCT.match(c) else ord("0") if c.isdigit() else ord(c.lower())
+    return bytes(out)
+
+
+_ASCII_FULL = _ascii_table()
 
 
 def words(text: str, mode: Normalization = "full") -> list[str]:
     return normalize(text, mode).split()
 
 
-def hash_words(tokens: list[str]) -> np.ndarray:
-    """(n,) uint64 hash per word."""
+def _full_words_utf8(text: str) -> list[bytes]:
+    """`words(text, "full")` as UTF-8 bytes, fast: ASCII is normalized by one bytes.translate and
+    only the words holding non-ASCII characters take the Unicode path."""
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    if not text.isascii():
+        text = text.lower()  # whole-text lowercasing, as in normalize (Greek final sigma depends on context)
+    tokens = text.encode("utf-8", "surrogatepass").translate(_ASCII_FULL).split()
+    if text.isascii():
+        return tokens
+    out: list[bytes] = []
+    for w in tokens:
+        if w.isascii():
+            out.append(w)
+        else:
+            out.extend(x.encode("utf-8", "surrogatepass") for x in words(w.decode("utf-8", "surrogatepass")))
+    return out
+
+
+def hash_words(tokens: list[str] | list[bytes]) -> np.ndarray:
+    """(n,) uint64 hash per word (a str hashes as its UTF-8 bytes)."""
     h = xxhash.xxh3_64_intdigest
     return np.fromiter((h(w) for w in tokens), dtype=np.uint64, count=len(tokens))
+
+
+def word_hashes(text: str, mode: Normalization = "full") -> np.ndarray:
+    """`hash_words(words(text, mode))`, with a fast path for the full normalization."""
+    return hash_words(_full_words_utf8(text) if mode == "full" else words(text, mode))
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -78,7 +115,7 @@ def shingle_hashes(word_hashes: np.ndarray, n: int) -> np.ndarray:
 
 def text_shingles(text: str, n: int, mode: Normalization = "full") -> np.ndarray:
     """Hashed word n-grams of `text` after normalization (empty for a text without words)."""
-    return shingle_hashes(hash_words(words(text, mode)), n)
+    return shingle_hashes(word_hashes(text, mode), n)
 
 
 def hash_str(s: str) -> int:
