@@ -26,6 +26,13 @@ STEPS: dict[str, str] = {
     "roots_flagged_words": "roots.data.filters.roots:RootsFlaggedWords",
     "roots_perplexity": "roots.data.filters.roots:RootsPerplexity",
     "pii": "roots.data.pii:RedactPII",
+    # deduplication and decontamination (needs_corpus)
+    "exact_dedup": "roots.data.dedup.exact:ExactDedup",
+    "url_dedup": "roots.data.dedup.exact:UrlDedup",
+    "minhash_dedup": "roots.data.dedup.minhash:MinHashDedup",
+    "simhash_dedup": "roots.data.dedup.simhash:SimHashDedup",
+    "substring_dedup": "roots.data.dedup.substring:SubstringDedup",
+    "decontaminate": "roots.data.dedup.decontaminate:Decontaminate",
 }
 
 
