@@ -25,6 +25,7 @@ from roots.common.records import artifact_meta
 from roots.data.base import Step
 from roots.data.dedup.text import Normalization, text_shingles
 from roots.data.document import Document
+from roots.data.executors import Executor
 
 
 def read_eval_texts(path: str | Path) -> list[str]:
@@ -124,7 +125,8 @@ class Decontaminate(Step):
         if self.mode not in ("drop", "flag"):
             raise UserError(f"decontaminate: mode must be drop or flag, not {self.mode!r}")
 
-    def prepare(self, shards: list[Path], work_dir: Path, workers: int = 1) -> None:
+    def prepare(self, shards: list[Path], work_dir: Path, workers: int = 1,
+                executor: Executor | None = None) -> None:
         self._index_path = Path(work_dir) / "eval_index.npz"
         meta = {**artifact_meta("roots.dedup.eval_index", 1), "eval_files": self.eval_files,
                 "ngram": self.ngram, "normalization": self.normalization}

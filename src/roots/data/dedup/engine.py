@@ -21,6 +21,7 @@ each cluster keeps its first document in corpus order and drops the rest.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import multiprocessing
@@ -41,6 +42,7 @@ from roots.data.corpus import iter_shard
 from roots.data.dedup.text import hash_ids, hash_str
 from roots.data.dedup.unionfind import UnionFind
 from roots.data.document import Document
+from roots.data.executors import Executor
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +148,13 @@ def _run_edges(keys: np.ndarray, idx: np.ndarray, payload: np.ndarray | None,
 
 def cluster(shards: list[ShardKeys], step: KeyedDedup, rows_per_partition: int = 1 << 22,
             uf: UnionFind | None = None, start_slot: int = 0,
-            checkpoint: Callable[[int, UnionFind], None] | None = None, progress: bool = False) -> np.ndarray:
-    """Phase 2: (N,) cluster labels (the smallest global index of each document's cluster)."""
+            checkpoint: Callable[[int, UnionFind], None] | None = None, progress: bool = False,
+            stop_slot: int | None = None) -> np.ndarray:
+    """Phase 2: (N,) cluster labels (the smallest global index of each document's cluster).
+
+    Only key slots [start_slot, stop_slot) are read: a worker can cluster a few slots, and the links it
+    finds merge with those of the other slots into the same components.
+    """
     sizes = [len(s.ids) for s in shards]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     total = int(offsets[-1])
@@ -159,7 +166,7 @@ def cluster(shards: list[ShardKeys], step: KeyedDedup, rows_per_partition: int =
     bounds = np.array([(p << 64) // parts for p in range(1, parts)], dtype=np.uint64)
     cuts = [[np.concatenate([[0], np.searchsorted(s.skeys[j], bounds), [s.skeys.shape[1]]])
              for j in range(step.key_slots())] if parts > 1 else None for s in shards]
-    slots = range(start_slot, step.key_slots())
+    slots = range(start_slot, step.key_slots() if stop_slot is None else stop_slot)
     if progress:
         from tqdm import tqdm
 
@@ -200,6 +207,17 @@ def _shard_keys_job(args: tuple[KeyedDedup, str, str]) -> int:
     return len(keys.ids)
 
 
+def _cluster_slots_job(args: tuple[KeyedDedup, list[str], int, int, str]) -> str:
+    """Phase 2 on a worker for key slots [lo, hi): the links found, as (document, its component's root)."""
+    step, folders, lo, hi, out = args
+    keys = [ShardKeys.load(Path(f)) for f in folders]
+    labels = cluster(keys, step, step.rows_per_partition, start_slot=lo, stop_slot=hi)
+    linked = np.flatnonzero(labels != np.arange(len(labels)))
+    with atomic_write(Path(out), "wb") as f:
+        np.save(f, np.stack([linked, labels[linked]]))
+    return out
+
+
 class KeyedDedup(Step):
     """Base of the dedup steps: subclasses give keys per document; this class does the rest.
 
@@ -237,7 +255,8 @@ class KeyedDedup(Step):
     def _params(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
-    def prepare(self, shards: list[Path], work_dir: Path, workers: int = 1) -> None:
+    def prepare(self, shards: list[Path], work_dir: Path, workers: int = 1,
+                executor: Executor | None = None) -> None:
         work_dir = Path(work_dir)
         self._work_dir = work_dir
         fingerprint = {"step": self.name, "params": self._params(), "shards": [str(s) for s in shards]}
@@ -254,8 +273,12 @@ class KeyedDedup(Step):
 
         folders = [work_dir / "keys" / f"{i:05d}" for i in range(len(shards))]
         todo = [(self, str(s), str(f)) for s, f in zip(shards, folders) if not Path(str(f) + ".done").exists()]
-        self._run_jobs(_shard_keys_job, todo, workers, f"{self.name}: keys")
+        self._run_jobs(_shard_keys_job, todo, workers, f"{self.name}: keys", executor)
         keys = [ShardKeys.load(f) for f in folders]
+        if executor is not None and executor.workers > 1:
+            labels = self._cluster_on(executor, keys, folders, work_dir / "cluster")
+            self._write_result(work_dir / "result", keys, labels)
+            return
 
         state_path = work_dir / "cluster" / "state.npz"
         uf, start = None, 0
@@ -270,10 +293,32 @@ class KeyedDedup(Step):
         labels = cluster(keys, self, self.rows_per_partition, uf, start, checkpoint, progress=True)
         self._write_result(work_dir / "result", keys, labels)
 
-    def _run_jobs(self, fn: Callable, jobs: list, workers: int, desc: str) -> None:
+    def _cluster_on(self, executor: Executor, keys: list[ShardKeys], folders: list[Path], folder: Path
+                    ) -> np.ndarray:
+        """Phase 2 spread over `executor`: groups of key slots are clustered in parallel (each task reads
+        its slots of every shard's sorted keys: the bucket shuffle goes through files), and the driver
+        merges the links of every group into one union-find. A rerun redoes only missing groups."""
+        bounds = np.linspace(0, self.key_slots(), min(self.key_slots(), 2 * executor.workers) + 1).astype(int)
+        jobs = [(self, [str(f) for f in folders], int(lo), int(hi), str(folder / f"slots_{lo:05d}_{hi:05d}.npy"))
+                for lo, hi in itertools.pairwise(bounds)]
+        folder.mkdir(parents=True, exist_ok=True)
+        self._run_jobs(_cluster_slots_job, [j for j in jobs if not Path(j[-1]).exists()], 1,
+                       f"{self.name}: clustering", executor)
+        uf = UnionFind(sum(len(k.ids) for k in keys))
+        for job in jobs:
+            links = np.load(job[-1])
+            uf.union(links[0], links[1])
+        return uf.labels()
+
+    def _run_jobs(self, fn: Callable, jobs: list, workers: int, desc: str,
+                  executor: Executor | None = None) -> None:
         from tqdm import tqdm
 
         if not jobs:
+            return
+        if executor is not None:
+            for _ in tqdm(executor.imap(fn, jobs), total=len(jobs), desc=desc, unit="job"):
+                pass
             return
         if workers <= 1 or len(jobs) == 1:
             for job in tqdm(jobs, desc=desc, unit="shard"):

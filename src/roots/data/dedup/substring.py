@@ -29,6 +29,7 @@ from roots.data.base import Step
 from roots.data.corpus import iter_shard
 from roots.data.dedup.text import hash_str
 from roots.data.document import Document
+from roots.data.executors import Executor
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,8 @@ class SubstringDedup(Step):
             total += n
         return chunks
 
-    def prepare(self, shards: list[Path], work_dir: Path, workers: int = 1) -> None:
+    def prepare(self, shards: list[Path], work_dir: Path, workers: int = 1,
+                executor: Executor | None = None) -> None:
         from tqdm import tqdm
 
         work_dir = Path(work_dir)
