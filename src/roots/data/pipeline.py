@@ -240,6 +240,7 @@ def run_curation(config: CurateConfig) -> dict[str, Any]:
         raise UserError(f"no input files outside the output folder {out}")
     recipe = load_recipe(config.recipe)
     steps = recipe.build_steps()
+    executor = make_executor(config.executor, config.workers, config.ray_address)  # Ray starts on first use
     _check_same_run(out, {"recipe": recipe.to_dict(), "inputs": [str(p) for p in inputs],
                           "format": config.format, "limit": config.limit,
                           "reader": vars(config.reader).copy()})
@@ -248,7 +249,7 @@ def run_curation(config: CurateConfig) -> dict[str, Any]:
     groups = split_segments(steps)
     segments, per_segment = [], []
     tasks = [Task(f"{i:05d}", p.absolute()) for i, p in enumerate(inputs)]
-    with make_executor(config.executor, config.workers, config.ray_address) as executor:
+    with executor:
         for k, group in enumerate(groups):
             final = k == len(groups) - 1
             segment = Segment(

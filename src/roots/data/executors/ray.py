@@ -94,8 +94,8 @@ class RayExecutor(Executor):
                 try:
                     result = ray.get(done[0])
                 except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as e:
-                    raise RuntimeError(f"task {task!r} failed {self.max_retries + 1} times: its Ray worker "
-                                       f"died each time (out of memory? see `ray status`)") from e
+                    raise RuntimeError(f"task {task!r}: its Ray worker died in each of {self.max_retries + 1} "
+                                       f"attempts (killed, or out of memory? see `ray status`)") from e
                 yield result
         finally:
             for ref in pending:  # the map stopped early (an error, or the caller stopped reading)
