@@ -98,6 +98,18 @@ def cut(text: str, spans: np.ndarray, unit: Unit) -> str:
     return "".join(pieces)
 
 
+def _chunk_job(args: tuple[SubstringDedup, list[Path], Path]) -> None:
+    """The repeated spans of one chunk of shards, saved to `out`."""
+    step, chunk_shards, out = args
+    docs = [d for shard in chunk_shards for d in iter_shard(shard)]
+    found = step.find(docs)
+    ids = np.array([hash_str(docs[i].id) for i in found], dtype=np.uint64)
+    spans = [found[i] for i in found]
+    with atomic_write(out, "wb") as f:
+        np.savez(f, ids=ids, counts=np.array([len(s) for s in spans], dtype=np.int64),
+                 spans=np.concatenate(spans) if spans else np.zeros((0, 2), np.int64))
+
+
 @dataclass
 class SubstringDedup(Step):
     """Cut spans of >= `min_length` units seen earlier in the corpus; drop documents left too short.
@@ -178,17 +190,15 @@ class SubstringDedup(Step):
         work_dir.mkdir(parents=True, exist_ok=True)
         write_json(meta_path, {**artifact_meta("roots.dedup.substring_dedup", 1), **fingerprint})
         chunks = self._chunks(shards, work_dir)
-        for c, members in enumerate(tqdm(chunks, desc="substring_dedup: suffix arrays", unit="chunk")):
-            out = work_dir / "chunks" / f"{c:05d}.npz"
-            if out.exists():
-                continue
-            docs = [d for i in members for d in iter_shard(shards[i])]
-            found = self.find(docs)
-            ids = np.array([hash_str(docs[i].id) for i in found], dtype=np.uint64)
-            spans = [found[i] for i in found]
-            with atomic_write(out, "wb") as f:
-                np.savez(f, ids=ids, counts=np.array([len(s) for s in spans], dtype=np.int64),
-                         spans=np.concatenate(spans) if spans else np.zeros((0, 2), np.int64))
+        jobs = [(self, [shards[i] for i in members], work_dir / "chunks" / f"{c:05d}.npz")
+                for c, members in enumerate(chunks)]
+        jobs = [job for job in jobs if not job[-1].exists()]
+        if executor is not None:  # chunks are independent: one task each, wherever the run's tasks go
+            results = executor.imap(_chunk_job, jobs)
+        else:
+            results = map(_chunk_job, jobs)
+        for _ in tqdm(results, total=len(jobs), desc="substring_dedup: suffix arrays", unit="chunk"):
+            pass
         self._write_result(work_dir, len(chunks))
 
     def _write_result(self, work_dir: Path, n_chunks: int) -> None:
