@@ -7,7 +7,9 @@ import gzip
 import json
 import os
 import signal
+import subprocess
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ from roots.data.base import Step
 from roots.data.corpus import iter_corpus
 from roots.data.executors import LocalExecutor
 from roots.data.pipeline import CurateConfig, run_curation
+
+REPO = Path(__file__).resolve().parents[3]
 
 RECIPE = """name: filters_and_minhash
 steps:
@@ -132,6 +136,50 @@ def test_a_killed_worker_is_retried_without_loss_or_duplicates(ray_instance, cnn
     assert ids(out) == ids(local_run), "every document once: none lost, none written twice"
     assert stats["reader"]["docs"] == 960 and stats["output"]["docs"] == sum(ids(out).values())
     assert not list(out.rglob(".*.tmp"))
+
+
+@dataclass
+class PauseAt(Step):
+    """Waits at document `target` long enough for the test to kill the driver meanwhile."""
+
+    name: ClassVar[str] = "pause_at"
+    target: str = ""
+    flag: str = ""
+
+    def process(self, doc):
+        if doc.id == self.target and not Path(self.flag).exists():
+            Path(self.flag).touch()
+            time.sleep(60)
+        return None
+
+
+@pytest.mark.slow
+def test_a_killed_driver_reruns_and_resumes_from_markers(ray_instance, cnndm_inputs, local_run, tmp_path):
+    # a driver of its own (with its own local Ray instance), killed with its Ray processes while a task waits
+    target = json.loads((cnndm_inputs / "part5.jsonl").read_text().splitlines()[0])["id"]
+    flag = tmp_path / "paused"
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(RECIPE.replace("steps:\n", f"steps:\n  - pause_at: {{target: {target}, flag: {flag}}}\n"))
+    out = tmp_path / "out"
+    args = ["curate", "--recipe", str(recipe), "--input", str(cnndm_inputs), "--output", str(out),
+            "--executor", "ray", "--workers", "2"]
+    command = [sys.executable, "-c", "import sys; from roots.data import registry; from roots.cli import main; "
+               f"registry.STEPS['pause_at'] = 'test_ray:PauseAt'; sys.exit(main({args!r}))"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(Path(__file__).parent)])}
+    proc = subprocess.Popen(command, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    markers = out / "work/markers/segment_0"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (flag.exists() and len(list(markers.glob("*.json"))) >= 2):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray instance it started, mid-run
+    proc.wait()
+    assert 2 <= len(list(markers.glob("*.json"))) < 6 and not (out / "stats.json").exists()
+
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    assert ids(out) == ids(local_run), "every document once: none lost, none written twice"
+    stats = read_json(out / "stats.json")
+    assert stats["reader"]["docs"] == 960 and stats["output"]["docs"] == sum(ids(out).values())
 
 
 def _init(folder: str, value: int) -> None:
