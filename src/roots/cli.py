@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "curate": ("roots.data.pipeline:curate", "run a curation recipe over WARC/WET/JSONL/Parquet/text inputs"),
     "quickstart": ("roots.quickstart:quickstart", "the whole job on a built-in corpus that works offline"),
     "lm train": ("roots.data.lm:train", "train an n-gram LM (modified Kneser-Ney, ARPA) for perplexity filtering"),
+    "report": ("roots.data.report:run", "(re)write a curation run's funnel report (report.html, funnel.png)"),
 }
 
 

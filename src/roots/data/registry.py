@@ -26,6 +26,13 @@ STEPS: dict[str, str] = {
     "roots_flagged_words": "roots.data.filters.roots:RootsFlaggedWords",
     "roots_perplexity": "roots.data.filters.roots:RootsPerplexity",
     "pii": "roots.data.pii:RedactPII",
+    "url_filter": "roots.data.filters.url_filter:UrlFilter",
+    "strip_urls": "roots.data.filters.strip_urls:StripUrls",
+    "gopher_repetition": "roots.data.filters.gopher_repetition:GopherRepetition",
+    "gopher_quality": "roots.data.filters.gopher_quality:GopherQuality",
+    "refinedweb_lines": "roots.data.filters.refinedweb_lines:RefinedWebLines",
+    "c4": "roots.data.filters.c4:C4",
+    "fineweb_quality": "roots.data.filters.fineweb_quality:FineWebQuality",
     # deduplication and decontamination (needs_corpus)
     "exact_dedup": "roots.data.dedup.exact:ExactDedup",
     "url_dedup": "roots.data.dedup.exact:UrlDedup",

@@ -1,1 +1,1 @@
-"""Document filters and editing steps (one small class each), registered in roots.data.registry."""
+"""Quality filters of the published corpus recipes (Gopher, RefinedWeb, C4, FineWeb), one step per file."""
