@@ -7,6 +7,7 @@ combination of its word hashes computed for all positions at once in numpy, then
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Literal
@@ -60,10 +61,16 @@ def words(text: str, mode: Normalization = "full") -> list[str]:
     return normalize(text, mode).split()
 
 
-def _normalize_non_ascii(m: re.Match) -> str:
+@functools.lru_cache(maxsize=1 << 16)
+def _normalize_run(run: str) -> str:
     # normalization is per character here (after whole-text lowercasing), so a run of non-ASCII
-    # characters can be normalized alone; Unicode spaces become " " so that bytes.split sees them
-    return _SPACE.sub(" ", normalize(m.group(), "full"))
+    # characters can be normalized alone; Unicode spaces become " " so that bytes.split sees them.
+    # Runs repeat a lot (quotes, dashes, accented words): hence the cache.
+    return _SPACE.sub(" ", normalize(run, "full"))
+
+
+def _normalize_non_ascii(m: re.Match) -> str:
+    return _normalize_run(m.group())
 
 
 def _full_words_utf8(text: str) -> list[bytes]:
@@ -78,8 +85,7 @@ def _full_words_utf8(text: str) -> list[bytes]:
 
 def hash_words(tokens: list[str] | list[bytes]) -> np.ndarray:
     """(n,) uint64 hash per word (a str hashes as its UTF-8 bytes)."""
-    h = xxhash.xxh3_64_intdigest
-    return np.fromiter((h(w) for w in tokens), dtype=np.uint64, count=len(tokens))
+    return np.fromiter(map(xxhash.xxh3_64_intdigest, tokens), dtype=np.uint64, count=len(tokens))
 
 
 def word_hashes(text: str, mode: Normalization = "full") -> np.ndarray:
@@ -123,4 +129,4 @@ def hash_str(s: str) -> int:
 
 
 def hash_ids(ids: list[str]) -> np.ndarray:
-    return np.fromiter((xxhash.xxh3_64_intdigest(i) for i in ids), dtype=np.uint64, count=len(ids))
+    return np.fromiter(map(xxhash.xxh3_64_intdigest, ids), dtype=np.uint64, count=len(ids))
