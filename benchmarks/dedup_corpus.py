@@ -12,6 +12,7 @@ import gzip
 import json
 import random
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +90,9 @@ def drop_scores(dropped: np.ndarray, truth: np.ndarray) -> tuple[float, float, f
     p = tp / max(int(dropped.sum()), 1)
     r = tp / max(int(should.sum()), 1)
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+if __name__ == "__main__":  # python dedup_corpus.py DATA N_DOCS OUT PER_SHARD SUFFIX: writes OUT/truth.npy too
+    data, n_docs, out, per_shard, suffix = sys.argv[1:6]
+    truth = make_corpus(Path(data), int(n_docs), Path(out), per_shard=int(per_shard), suffix=suffix)
+    np.save(Path(out) / "truth.npy", truth)

@@ -51,3 +51,4 @@ def test_fast_word_path_equals_normalize(shared_data):
         texts = [line for _, line in zip(range(6000), f)]  # 75 languages and scripts
     texts += ["a\x1cb\u00a0c_d É<t>x</t> \u2028 e\u0301 ½ ² ΔΣ.", "", "<br/>"]
     assert all([w.encode() for w in words(t)] == _full_words_utf8(t) for t in texts)
+

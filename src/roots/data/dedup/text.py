@@ -7,6 +7,7 @@ combination of its word hashes computed for all positions at once in numpy, then
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Literal
@@ -19,6 +20,8 @@ Normalization = Literal["none", "lower", "full"]
 _PUNCT = re.compile(r"[^\w\s]+")
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]{0,10}(?:\s[^<>]{0,200})?/?>")  # markup left by extraction: <t>, <br/>
 _DIGITS = re.compile(r"\d")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_SPACE = re.compile(r"\s")
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")  # accents after NFD
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio odd constant: position weights of the n-gram polynomial
 
@@ -58,29 +61,31 @@ def words(text: str, mode: Normalization = "full") -> list[str]:
     return normalize(text, mode).split()
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _normalize_run(run: str) -> str:
+    # normalization is per character here (after whole-text lowercasing), so a run of non-ASCII
+    # characters can be normalized alone; Unicode spaces become " " so that bytes.split sees them.
+    # Runs repeat a lot (quotes, dashes, accented words): hence the cache.
+    return _SPACE.sub(" ", normalize(run, "full"))
+
+
+def _normalize_non_ascii(m: re.Match) -> str:
+    return _normalize_run(m.group())
+
+
 def _full_words_utf8(text: str) -> list[bytes]:
-    """`words(text, "full")` as UTF-8 bytes, fast: ASCII is normalized by one bytes.translate and
-    only the words holding non-ASCII characters take the Unicode path."""
+    """`words(text, "full")` as UTF-8 bytes, fast: runs of non-ASCII characters are normalized with
+    the Unicode rules, then one bytes.translate normalizes every ASCII byte and bytes.split cuts."""
     if "<" in text:
         text = _TAG.sub(" ", text)
-    if not text.isascii():
-        text = text.lower()  # whole-text lowercasing, as in normalize (Greek final sigma depends on context)
-    tokens = text.encode("utf-8", "surrogatepass").translate(_ASCII_FULL).split()
-    if text.isascii():
-        return tokens
-    out: list[bytes] = []
-    for w in tokens:
-        if w.isascii():
-            out.append(w)
-        else:
-            out.extend(x.encode("utf-8", "surrogatepass") for x in words(w.decode("utf-8", "surrogatepass")))
-    return out
+    if not text.isascii():  # lowercase the whole text first: Greek final sigma depends on context
+        text = _NON_ASCII.sub(_normalize_non_ascii, text.lower())
+    return text.encode("utf-8", "surrogatepass").translate(_ASCII_FULL).split()
 
 
 def hash_words(tokens: list[str] | list[bytes]) -> np.ndarray:
     """(n,) uint64 hash per word (a str hashes as its UTF-8 bytes)."""
-    h = xxhash.xxh3_64_intdigest
-    return np.fromiter((h(w) for w in tokens), dtype=np.uint64, count=len(tokens))
+    return np.fromiter(map(xxhash.xxh3_64_intdigest, tokens), dtype=np.uint64, count=len(tokens))
 
 
 def word_hashes(text: str, mode: Normalization = "full") -> np.ndarray:
@@ -124,4 +129,4 @@ def hash_str(s: str) -> int:
 
 
 def hash_ids(ids: list[str]) -> np.ndarray:
-    return np.fromiter((xxhash.xxh3_64_intdigest(i) for i in ids), dtype=np.uint64, count=len(ids))
+    return np.fromiter(map(xxhash.xxh3_64_intdigest, ids), dtype=np.uint64, count=len(ids))
