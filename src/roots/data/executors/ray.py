@@ -89,14 +89,18 @@ class RayExecutor(Executor):
         pending = {remote.remote(fn, init, args_ref, token, task): task for task in tasks}
         try:
             while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                task = pending.pop(done[0])
-                try:
-                    result = ray.get(done[0])
-                except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as e:
-                    raise RuntimeError(f"task {task!r}: its Ray worker died in each of {self.max_retries + 1} "
-                                       f"attempts (killed, or out of memory? see `ray status`)") from e
-                yield result
+                # everything finished within a second, or the first to finish: one call per batch, not per task
+                done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=1.0)
+                done = done or ray.wait(list(pending), num_returns=1)[0]
+                for ref in done:
+                    task = pending.pop(ref)
+                    try:
+                        result = ray.get(ref)
+                    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as e:
+                        raise RuntimeError(f"task {task!r}: its Ray worker died in each of "
+                                           f"{self.max_retries + 1} attempts (killed, or out of memory? "
+                                           f"see `ray status`)") from e
+                    yield result
         finally:
             for ref in pending:  # the map stopped early (an error, or the caller stopped reading)
                 ray.cancel(ref)
