@@ -235,7 +235,7 @@ def run_curation(config: CurateConfig) -> dict[str, Any]:
     """Run (or resume) a curation job; returns the stats written to OUT/stats.json."""
     out = Path(config.output).absolute()  # workers may run elsewhere (Ray): every path they see is absolute
     # a missing input fails here, before any work; an output folder inside an input folder is not input
-    inputs = [p for p in expand_inputs(config.input) if out.absolute() not in p.parents]
+    inputs = [p for p in expand_inputs(config.input) if out not in p.parents]
     if not inputs:
         raise UserError(f"no input files outside the output folder {out}")
     recipe = load_recipe(config.recipe)
@@ -248,7 +248,7 @@ def run_curation(config: CurateConfig) -> dict[str, Any]:
     docs_done = [0]
     groups = split_segments(steps)
     segments, per_segment = [], []
-    tasks = [Task(f"{i:05d}", p.absolute()) for i, p in enumerate(inputs)]
+    tasks = [Task(f"{i:05d}", p) for i, p in enumerate(inputs)]
     with executor:
         for k, group in enumerate(groups):
             final = k == len(groups) - 1
