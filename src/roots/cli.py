@@ -20,16 +20,31 @@ from roots.common.errors import UserError
 
 # command words -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "quickstart": ("roots.quickstart:quickstart", "the whole job on a built-in corpus that works offline"),
+    "curate": ("roots.data.pipeline:curate", "run a curation recipe over WARC/WET/JSONL/Parquet/text inputs"),
+    "report": ("roots.data.report:run", "(re)write a curation run's funnel report (report.html, funnel.png)"),
+    "lm train": ("roots.data.lm:train",
+                 "train an n-gram LM (modified Kneser-Ney, ARPA) for perplexity filtering"),
+    "tokenizer train": ("roots.tokenizer.train:run",
+                        "train a BPE / WordPiece / Unigram / char tokenizer (HF tokenizers) on a corpus"),
+    "tokenize": ("roots.tokenizer.shards:run",
+                 "encode a corpus into train/val token shards (.bin + meta.json)"),
+    "train": ("roots.train.trainer:train", "train a language model on token shards (resumable)"),
+    "generate": ("roots.model.generate:generate", "continue a prompt with a trained model"),
+    "eval perplexity": ("roots.eval.lm:perplexity_run",
+                        "sliding-window perplexity of a model on text: nats/token, bits/byte, word ppl"),
+    "eval task": ("roots.eval.lm:task_run", "an lm-eval-style task (YAML + JSONL) on a roots model"),
     "eval bleu": ("roots.eval.mt:bleu", "corpus BLEU (sacrebleu) of a hypothesis file against references"),
     "eval chrf": ("roots.eval.mt:chrf", "corpus chrF / chrF++ (sacrebleu)"),
     "eval ter": ("roots.eval.mt:ter", "corpus TER (sacrebleu)"),
     "eval rouge": ("roots.eval.rouge:rouge", "ROUGE-1/2/L/Lsum (rouge-score), files or JSONL fields"),
     "eval classification": ("roots.eval.classification:classification",
                             "accuracy, P/R/F1 (macro, micro, per class), confusion matrix"),
-    "curate": ("roots.data.pipeline:curate", "run a curation recipe over WARC/WET/JSONL/Parquet/text inputs"),
-    "quickstart": ("roots.quickstart:quickstart", "the whole job on a built-in corpus that works offline"),
-    "lm train": ("roots.data.lm:train", "train an n-gram LM (modified Kneser-Ney, ARPA) for perplexity filtering"),
-    "report": ("roots.data.report:run", "(re)write a curation run's funnel report (report.html, funnel.png)"),
+    "export hf": ("roots.export.hf:run_export",
+                  "a checkpoint as a Hugging Face transformers folder (GPT-2 or Llama), logits verified"),
+    "import hf": ("roots.export.hf:run_import",
+                  "a local Hugging Face GPT-2 / Llama folder as a roots checkpoint"),
+    "serve": ("roots.serve.server:serve", "OpenAI-compatible API server + playground over a model"),
 }
 
 

@@ -14,6 +14,7 @@ document start, so every token of the text is predicted and bits/byte covers eve
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,13 +88,17 @@ def sequence_nll(logits_fn: LogitsFn, ids: torch.Tensor, context: int, stride: i
         from tqdm import tqdm
 
         iterator = tqdm(iterator, desc="perplexity", unit="batch")
+    takes_last = "last" in inspect.signature(logits_fn).parameters
     for _length, batch in iterator:
         x = torch.stack([ids[b:e] for b, e, _ in batch])  # (B, T)
-        logits = logits_fn(x[:, :-1]).float()  # (B, T-1, V): position t predicts token t+1
-        logp = F.log_softmax(logits, dim=-1)
-        token_logp = logp.gather(-1, x[:, 1:].unsqueeze(-1)).squeeze(-1)  # (B, T-1)
+        n_last = max(n for *_, n in batch)  # only the last n_last positions are scored
+        # a logits function that accepts `last` projects only those positions to the vocabulary
+        logits = logits_fn(x[:, :-1], last=n_last) if takes_last else logits_fn(x[:, :-1])
+        logits = logits[:, -n_last:].float()  # (B, n_last, V): position t predicts token t+1
+        targets = x[:, -n_last:]  # (B, n_last)
+        nll = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none").view(targets.shape)
         for row, (_, _, n_scored) in enumerate(batch):
-            total -= token_logp[row, -n_scored:].double().sum().item()
+            total += nll[row, -n_scored:].double().sum().item()
             count += n_scored
     return total, count
 

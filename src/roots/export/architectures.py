@@ -1,0 +1,314 @@
+"""Architecture mappings between roots models and Hugging Face `transformers` classes.
+
+An `Architecture` knows one Hugging Face class: which roots configs it represents exactly (`problems`
+names every config field it cannot represent, so nothing is ever exported approximately), how to write
+its config.json, and how parameter names and layouts correspond, in both directions. Decoders map to
+`GPT2LMHeadModel` (learned positions, LayerNorm, GELU, Conv1D weights stored transposed) or
+`LlamaForCausalLM` (RoPE in rotate-half layout, RMSNorm, SwiGLU). Encoders (BERT) and encoder-decoders
+(T5, BART) plug in as more entries of `ARCHITECTURES`.
+
+The roots side is seen through `DecoderShape`, read from a `ModelConfig` in one place (`DecoderShape.of`),
+so a renamed config field touches one function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+
+from roots.common.errors import UserError
+
+Tensors = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class DecoderShape:
+    """The architecture facts of a roots decoder that a Hugging Face class must reproduce."""
+
+    vocab_size: int
+    n_layer: int
+    n_head: int
+    n_kv_head: int
+    n_embd: int
+    intermediate_size: int
+    block_size: int
+    positions: str  # "learned" | "sinusoidal" | "rope"
+    norm: str  # "layernorm" | "rmsnorm"
+    mlp: str  # "gelu" | "gelu_tanh" | "swiglu"
+    bias: bool
+    tie_embeddings: bool
+    norm_eps: float
+    rope_theta: float
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    @classmethod
+    def of(cls, config: Any) -> DecoderShape:
+        """The shape of a roots `ModelConfig` (the one place that reads its fields)."""
+        return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
+
+    def model_config(self) -> Any:
+        """The roots `ModelConfig` of this shape."""
+        from roots.model.config import ModelConfig
+
+        return ModelConfig(arch="decoder", **{f.name: getattr(self, f.name) for f in fields(self)})
+
+
+@dataclass(frozen=True)
+class SpecialIds:
+    bos: int | None
+    eos: int | None
+    pad: int | None
+
+
+# ------------------------------------------------------------------------ roots parameter names
+# nanoGPT-style names of a roots decoder; `{i}` is the layer index.
+R_WTE = "transformer.wte.weight"
+R_WPE = "transformer.wpe.weight"
+R_LN_F = "transformer.ln_f"
+R_HEAD = "lm_head.weight"
+R_BLOCK = "transformer.h.{i}."  # + ln_1 / ln_2 (norms), attn.*, mlp.*
+R_QKV = "attn.c_attn"  # fused [q; k; v] rows: n_head*hd, n_kv_head*hd, n_kv_head*hd
+R_ATTN_OUT = "attn.c_proj"
+R_FC = "mlp.c_fc"  # gelu: intermediate_size rows; swiglu: fused [gate; up], twice that
+R_MLP_OUT = "mlp.c_proj"
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One Hugging Face class a roots family converts to and from."""
+
+    name: str
+    hf_class: str
+    auto_class: str
+    family: str  # roots ModelConfig family: "decoder" (later "encoder", "encoder-decoder")
+    problems: Callable[[DecoderShape], list[str]]
+    hf_config: Callable[[DecoderShape, SpecialIds], dict[str, Any]]
+    shape_from_hf: Callable[[dict[str, Any]], DecoderShape]
+    to_hf: Callable[[Tensors, DecoderShape], Tensors]
+    from_hf: Callable[[Tensors, DecoderShape], Tensors]
+
+
+def _need(shape: DecoderShape, field_name: str, wanted: Any, have: Any, cls: str) -> list[str]:
+    return [] if have == wanted else [f"{cls} needs {field_name}={wanted!r} (the model has {have!r})"]
+
+
+# ---------------------------------------------------------------------------------------- GPT-2
+# GPT-2 stores linear weights as Conv1D, (in, out): transposed relative to nn.Linear's (out, in).
+_GPT2_ACT = {"gelu": "gelu", "gelu_tanh": "gelu_pytorch_tanh"}  # the same kernels as roots' F.gelu calls
+_GPT2_ACT_IN = {**{v: k for k, v in _GPT2_ACT.items()}, "gelu_new": "gelu_tanh"}  # gelu_new: same formula
+_GPT2_LINEAR = ((R_QKV, "attn.c_attn"), (R_ATTN_OUT, "attn.c_proj"), (R_FC, "mlp.c_fc"),
+                (R_MLP_OUT, "mlp.c_proj"))
+
+
+def _gpt2_problems(s: DecoderShape) -> list[str]:
+    cls = "GPT2LMHeadModel"
+    out = [] if s.positions in ("learned", "sinusoidal") else [
+        f"{cls} needs positions='learned' or 'sinusoidal' (the model has {s.positions!r})"]
+    out += _need(s, "norm", "layernorm", s.norm, cls) + _need(s, "n_kv_head", s.n_head, s.n_kv_head, cls)
+    if s.mlp not in _GPT2_ACT:
+        out.append(f"{cls} needs mlp='gelu' or 'gelu_tanh' (the model has {s.mlp!r})")
+    return out
+
+
+def _gpt2_config(s: DecoderShape, ids: SpecialIds) -> dict[str, Any]:
+    return {
+        "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": s.vocab_size,
+        "n_positions": s.block_size, "n_ctx": s.block_size,  # llama.cpp's convert_hf_to_gguf reads n_ctx
+        "n_embd": s.n_embd, "n_layer": s.n_layer, "n_head": s.n_head, "n_inner": s.intermediate_size,
+        "activation_function": _GPT2_ACT[s.mlp], "layer_norm_epsilon": s.norm_eps,
+        "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0, "scale_attn_weights": True,
+        "tie_word_embeddings": s.tie_embeddings, "bos_token_id": ids.bos, "eos_token_id": ids.eos,
+        "pad_token_id": ids.pad, "dtype": "float32",
+    }
+
+
+def _gpt2_shape(c: dict[str, Any]) -> DecoderShape:
+    act = c.get("activation_function", "gelu_new")
+    if act not in _GPT2_ACT_IN:
+        raise UserError(f"GPT-2 activation_function={act!r} has no roots equivalent (roots has "
+                        f"{', '.join(sorted(_GPT2_ACT_IN))})")
+    for flag in ("scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn", "add_cross_attention"):
+        if c.get(flag):
+            raise UserError(f"GPT-2 {flag}=true has no roots equivalent")
+    if c.get("scale_attn_weights", True) is False:
+        raise UserError("GPT-2 scale_attn_weights=false has no roots equivalent")
+    return DecoderShape(
+        vocab_size=c["vocab_size"], n_layer=c["n_layer"], n_head=c["n_head"], n_kv_head=c["n_head"],
+        n_embd=c["n_embd"], intermediate_size=c.get("n_inner") or 4 * c["n_embd"],
+        block_size=c["n_positions"], positions="learned", norm="layernorm", mlp=_GPT2_ACT_IN[act], bias=True,
+        tie_embeddings=c.get("tie_word_embeddings", True), norm_eps=c.get("layer_norm_epsilon", 1e-5),
+        rope_theta=10000.0)
+
+
+def _with_bias(sd: Tensors, key: str, size: int, like: torch.Tensor) -> torch.Tensor:
+    """A bias-free roots layer is an HF layer whose bias is zero: exact, not approximate."""
+    return sd[key] if key in sd else torch.zeros(size, dtype=like.dtype)
+
+
+def _gpt2_norms(s: DecoderShape) -> list[tuple[str, str]]:
+    """(roots, GPT-2) name prefixes of every LayerNorm."""
+    blocks = [(R_BLOCK.format(i=i) + n, f"transformer.h.{i}.{n}")
+              for i in range(s.n_layer) for n in ("ln_1", "ln_2")]
+    return [*blocks, (R_LN_F, "transformer.ln_f")]
+
+
+def _gpt2_to_hf(sd: Tensors, s: DecoderShape) -> Tensors:
+    if s.positions == "sinusoidal":  # a fixed table added to the embeddings = a learned one with its values
+        from roots.model.layers import sinusoidal_table
+
+        wpe = sinusoidal_table(s.block_size, s.n_embd).to(sd[R_WTE].dtype)
+    else:
+        wpe = sd[R_WPE]
+    out = {"transformer.wte.weight": sd[R_WTE], "transformer.wpe.weight": wpe}
+    for rn, hn in _gpt2_norms(s):
+        w = sd[rn + ".weight"]
+        out[hn + ".weight"], out[hn + ".bias"] = w, _with_bias(sd, rn + ".bias", w.shape[0], w)
+    for i in range(s.n_layer):
+        r, h = R_BLOCK.format(i=i), f"transformer.h.{i}."
+        for rn, hn in _GPT2_LINEAR:
+            w = sd[r + rn + ".weight"]  # (out, in)
+            out[h + hn + ".weight"] = w.t().contiguous()  # Conv1D: (in, out)
+            out[h + hn + ".bias"] = _with_bias(sd, r + rn + ".bias", w.shape[0], w)
+    if not s.tie_embeddings:
+        out["lm_head.weight"] = sd[R_HEAD]
+    return out
+
+
+def _gpt2_from_hf(hf: Tensors, s: DecoderShape) -> Tensors:
+    out = {R_WTE: hf["transformer.wte.weight"], R_WPE: hf["transformer.wpe.weight"]}
+    for rn, hn in _gpt2_norms(s):
+        out[rn + ".weight"], out[rn + ".bias"] = hf[hn + ".weight"], hf[hn + ".bias"]
+    for i in range(s.n_layer):
+        r, h = R_BLOCK.format(i=i), f"transformer.h.{i}."
+        for rn, hn in _GPT2_LINEAR:
+            out[r + rn + ".weight"] = hf[h + hn + ".weight"].t().contiguous()
+            out[r + rn + ".bias"] = hf[h + hn + ".bias"]
+    out[R_HEAD] = hf["transformer.wte.weight"] if s.tie_embeddings else hf["lm_head.weight"]
+    return out
+
+
+# ---------------------------------------------------------------------------------------- Llama
+# roots' RoPE rotates channel pairs (i, i + head_dim/2), the rotate-half layout of HF Llama, so q and k
+# need no permutation; roots fuses [q; k; v] and [gate; up], which split into Llama's separate matrices.
+
+
+def _llama_problems(s: DecoderShape) -> list[str]:
+    cls = "LlamaForCausalLM"
+    out = _need(s, "positions", "rope", s.positions, cls) + _need(s, "norm", "rmsnorm", s.norm, cls)
+    return out + _need(s, "mlp", "swiglu", s.mlp, cls)
+
+
+def _llama_config(s: DecoderShape, ids: SpecialIds) -> dict[str, Any]:
+    return {
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": s.vocab_size,
+        "hidden_size": s.n_embd, "intermediate_size": s.intermediate_size, "num_hidden_layers": s.n_layer,
+        "num_attention_heads": s.n_head, "num_key_value_heads": s.n_kv_head, "head_dim": s.head_dim,
+        "max_position_embeddings": s.block_size, "hidden_act": "silu", "rms_norm_eps": s.norm_eps,
+        # both spellings: transformers 5 reads rope_parameters, older readers (llama.cpp, vLLM) rope_theta
+        "rope_parameters": {"rope_type": "default", "rope_theta": s.rope_theta}, "rope_theta": s.rope_theta,
+        "attention_bias": s.bias, "mlp_bias": s.bias, "attention_dropout": 0.0,
+        "tie_word_embeddings": s.tie_embeddings, "bos_token_id": ids.bos, "eos_token_id": ids.eos,
+        "pad_token_id": ids.pad, "dtype": "float32",
+    }
+
+
+def _llama_shape(c: dict[str, Any]) -> DecoderShape:
+    if c.get("hidden_act", "silu") != "silu":
+        raise UserError(f"Llama hidden_act={c['hidden_act']!r} has no roots equivalent (SwiGLU uses silu)")
+    rope = c.get("rope_parameters") or c.get("rope_scaling") or {}
+    rope_type = rope.get("rope_type", rope.get("type", "default"))
+    if rope_type != "default":
+        raise UserError(f"Llama rope_type={rope_type!r} (RoPE scaling) has no roots equivalent")
+    if c.get("attention_bias", False) != c.get("mlp_bias", False):
+        raise UserError("Llama attention_bias != mlp_bias: roots has one `bias` switch for both")
+    n_head, hidden = c["num_attention_heads"], c["hidden_size"]
+    if c.get("head_dim") not in (None, hidden // n_head):
+        raise UserError(f"Llama head_dim={c['head_dim']} != hidden_size / num_attention_heads: roots derives "
+                        "head_dim from n_embd / n_head")
+    return DecoderShape(
+        vocab_size=c["vocab_size"], n_layer=c["num_hidden_layers"], n_head=n_head,
+        n_kv_head=c.get("num_key_value_heads") or n_head, n_embd=hidden,
+        intermediate_size=c["intermediate_size"], block_size=c.get("max_position_embeddings", 2048),
+        positions="rope", norm="rmsnorm", mlp="swiglu", bias=bool(c.get("attention_bias", False)),
+        tie_embeddings=c.get("tie_word_embeddings", False), norm_eps=c.get("rms_norm_eps", 1e-6),
+        rope_theta=float(rope.get("rope_theta", c.get("rope_theta", 10000.0))))
+
+
+_LLAMA_QKV = ("q_proj", "k_proj", "v_proj")
+
+
+def _qkv_sizes(s: DecoderShape) -> list[int]:
+    return [s.n_head * s.head_dim, s.n_kv_head * s.head_dim, s.n_kv_head * s.head_dim]
+
+
+def _llama_to_hf(sd: Tensors, s: DecoderShape) -> Tensors:
+    out = {"model.embed_tokens.weight": sd[R_WTE], "model.norm.weight": sd[R_LN_F + ".weight"]}
+    for i in range(s.n_layer):
+        r, h = R_BLOCK.format(i=i), f"model.layers.{i}."
+        out[h + "input_layernorm.weight"] = sd[r + "ln_1.weight"]
+        out[h + "post_attention_layernorm.weight"] = sd[r + "ln_2.weight"]
+        for kind in ("weight", "bias") if s.bias else ("weight",):
+            for name, part in zip(_LLAMA_QKV, sd[f"{r}{R_QKV}.{kind}"].split(_qkv_sizes(s))):
+                out[f"{h}self_attn.{name}.{kind}"] = part.contiguous()
+            out[f"{h}self_attn.o_proj.{kind}"] = sd[f"{r}{R_ATTN_OUT}.{kind}"]
+            gate, up = sd[f"{r}{R_FC}.{kind}"].chunk(2, dim=0)
+            out[f"{h}mlp.gate_proj.{kind}"] = gate.contiguous()
+            out[f"{h}mlp.up_proj.{kind}"] = up.contiguous()
+            out[f"{h}mlp.down_proj.{kind}"] = sd[f"{r}{R_MLP_OUT}.{kind}"]
+    if not s.tie_embeddings:
+        out["lm_head.weight"] = sd[R_HEAD]
+    return out
+
+
+def _llama_from_hf(hf: Tensors, s: DecoderShape) -> Tensors:
+    out = {R_WTE: hf["model.embed_tokens.weight"], R_LN_F + ".weight": hf["model.norm.weight"]}
+    for i in range(s.n_layer):
+        r, h = R_BLOCK.format(i=i), f"model.layers.{i}."
+        out[r + "ln_1.weight"] = hf[h + "input_layernorm.weight"]
+        out[r + "ln_2.weight"] = hf[h + "post_attention_layernorm.weight"]
+        for kind in ("weight", "bias") if s.bias else ("weight",):
+            out[f"{r}{R_QKV}.{kind}"] = torch.cat([hf[f"{h}self_attn.{n}.{kind}"] for n in _LLAMA_QKV])
+            out[f"{r}{R_ATTN_OUT}.{kind}"] = hf[f"{h}self_attn.o_proj.{kind}"]
+            gate, up = hf[f"{h}mlp.gate_proj.{kind}"], hf[f"{h}mlp.up_proj.{kind}"]
+            out[f"{r}{R_FC}.{kind}"] = torch.cat([gate, up])
+            out[f"{r}{R_MLP_OUT}.{kind}"] = hf[f"{h}mlp.down_proj.{kind}"]
+    out[R_HEAD] = hf["model.embed_tokens.weight"] if s.tie_embeddings else hf["lm_head.weight"]
+    return out
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "gpt2": Architecture("gpt2", "GPT2LMHeadModel", "AutoModelForCausalLM", "decoder", _gpt2_problems,
+                         _gpt2_config, _gpt2_shape, _gpt2_to_hf, _gpt2_from_hf),
+    "llama": Architecture("llama", "LlamaForCausalLM", "AutoModelForCausalLM", "decoder", _llama_problems,
+                          _llama_config, _llama_shape, _llama_to_hf, _llama_from_hf),
+}
+
+
+def choose(shape: DecoderShape, family: str = "decoder") -> Architecture:
+    """The architecture that represents `shape` exactly, or a UserError naming every mismatched field."""
+    candidates = [a for a in ARCHITECTURES.values() if a.family == family]
+    if not candidates:
+        raise UserError(f"no Hugging Face export for {family} models yet")
+    reasons = []
+    for arch in candidates:
+        problems = arch.problems(shape)
+        if not problems:
+            return arch
+        reasons.append("; ".join(problems))
+    raise UserError("this model has no exact Hugging Face equivalent, refusing to export it approximately: "
+                    + " | ".join(reasons))
+
+
+def from_model_type(model_type: str) -> Architecture:
+    for arch in ARCHITECTURES.values():
+        if arch.name == model_type:
+            return arch
+    raise UserError(f"cannot import Hugging Face model_type {model_type!r}; roots imports "
+                    f"{', '.join(a.hf_class for a in ARCHITECTURES.values())}")
+

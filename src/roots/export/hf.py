@@ -1,0 +1,314 @@
+"""`roots export hf` and `roots import hf`: roots checkpoints <-> Hugging Face model folders.
+
+Export writes a folder `transformers.AutoModelForCausalLM.from_pretrained` loads offline: config.json,
+model.safetensors, tokenizer.json + tokenizer_config.json (with the chat template), generation_config.json,
+a README.md model card (training data recipe and metrics from the run record) and roots' meta.json. The
+folder is assembled next to OUT and renamed into place, and by default reloaded with `transformers` to
+check that its logits equal roots' before the command reports success.
+
+Import reads a local Hugging Face folder of a supported architecture (no hub access) into a roots
+checkpoint folder for fine-tuning, evaluation and serving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from roots.common.errors import UserError, missing_extra
+from roots.common.io import atomic_write, read_json, write_json
+from roots.common.records import artifact_meta, write_run_record
+from roots.eval.lm import find_tokenizer, resolve_checkpoint
+from roots.export.architectures import ARCHITECTURES, Architecture, DecoderShape, SpecialIds, choose
+
+FORMAT = "roots.hf_export"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ExportConfig:
+    """`roots export hf`: a roots checkpoint as a Hugging Face `transformers` model folder."""
+
+    model: str = field(metadata={"help": "roots checkpoint folder or training run folder"})
+    output: str = field(metadata={"help": "folder to create (must not exist unless --overwrite)"})
+    tokenizer: str | None = field(default=None, metadata={"help": "tokenizer folder (default: the run's)"})
+    chat_template: str | None = field(default=None, metadata={"help": "Jinja file (default: roots' own)"})
+    verify: bool = field(default=True, metadata={"help": "reload with transformers and compare logits"})
+    overwrite: bool = False
+
+
+@dataclass
+class ImportConfig:
+    """`roots import hf`: a local Hugging Face model folder as a roots checkpoint."""
+
+    input: str = field(metadata={"help": "Hugging Face model folder (config.json + safetensors)"})
+    output: str = field(metadata={"help": "roots checkpoint folder to create"})
+    overwrite: bool = False
+
+
+# ------------------------------------------------------------------------------------------ export
+
+
+def hf_state_dict(model: torch.nn.Module) -> tuple[Architecture, DecoderShape, dict[str, torch.Tensor]]:
+    """The Hugging Face architecture and weights of a roots model (refusing inexact conversions)."""
+    shape = DecoderShape.of(model.config)
+    arch = choose(shape, model.config.arch)
+    state = {k: v.detach().to("cpu", torch.float32) for k, v in model.state_dict().items()}
+    return arch, shape, arch.to_hf(state, shape)
+
+
+def export_hf(model: torch.nn.Module, tokenizer_dir: str | os.PathLike, out: str | os.PathLike,
+              chat_template: str | None = None, card: str = "",
+              meta: dict[str, Any] | None = None) -> Architecture:
+    """Write the Hugging Face folder of `model` + tokenizer into `out` (created; parents too)."""
+    from safetensors.torch import save
+
+    from roots.export.tokenizer import export_tokenizer
+
+    arch, shape, tensors = hf_state_dict(model)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    from roots.tokenizer.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer.load(tokenizer_dir)
+    if tokenizer.eos_id is None:
+        raise UserError(f"tokenizer {tokenizer_dir} has no EOS token; roots models need one")
+    if tokenizer.vocab_size > shape.vocab_size:
+        raise UserError(f"tokenizer {tokenizer_dir} has {tokenizer.vocab_size} tokens but the model only "
+                        f"{shape.vocab_size}: they do not belong together")
+    ids = export_tokenizer(tokenizer_dir, out, shape.block_size, chat_template)
+    with atomic_write(out / "model.safetensors", "wb") as f:
+        f.write(save({k: v.contiguous() for k, v in tensors.items()}, metadata={"format": "pt"}))
+    write_json(out / "config.json", arch.hf_config(shape, ids))
+    write_json(out / "generation_config.json", _generation_config(ids, shape.block_size))
+    with atomic_write(out / "README.md") as f:
+        f.write(card or model_card(arch, shape, {}))
+    write_json(out / "meta.json", artifact_meta(FORMAT, FORMAT_VERSION, architecture=arch.hf_class,
+                                                **(meta or {})))
+    return arch
+
+
+def _generation_config(ids: SpecialIds, context: int) -> dict[str, Any]:
+    return {"bos_token_id": ids.bos, "eos_token_id": ids.eos, "pad_token_id": ids.pad,
+            "max_length": context, "do_sample": False}
+
+
+def verify_export(model: torch.nn.Module, out: str | os.PathLike, n_tokens: int = 16) -> float:
+    """Max |logit difference| between roots and the exported folder loaded by `transformers`."""
+    transformers = _transformers()
+    hf = transformers.AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32).eval()
+    cfg = model.config
+    x = torch.randint(0, cfg.vocab_size, (2, min(n_tokens, cfg.block_size)),
+                      generator=torch.Generator().manual_seed(0))
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        ours = model(x.to(device)).float().cpu()
+        theirs = hf(x).logits.float()
+    return (ours - theirs).abs().max().item()
+
+
+def run_export(config: ExportConfig) -> int:
+    from roots.model.io import load_model
+
+    out = Path(config.output)
+    if out.exists() and any(out.iterdir()) and not config.overwrite:
+        raise UserError(f"{out} exists and is not empty; pass --overwrite to replace it")
+    checkpoint, run_dir = resolve_checkpoint(config.model)
+    tok_dir = Path(config.tokenizer) if config.tokenizer else find_tokenizer(checkpoint, run_dir)
+    if tok_dir is None:
+        raise UserError(f"{config.model}: no tokenizer recorded for this model; pass --tokenizer TOK")
+    template = Path(config.chat_template).read_text(encoding="utf-8") if config.chat_template else None
+    model = load_model(checkpoint).eval()
+    arch = choose(DecoderShape.of(model.config), model.config.arch)
+    card = model_card(arch, DecoderShape.of(model.config), run_summary(checkpoint, run_dir))
+    # assemble beside OUT and rename, so OUT is either the old folder or a complete export
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        export_hf(model, tok_dir, tmp, template, card,
+                  meta={"source_checkpoint": str(checkpoint), "tokenizer_dir": str(tok_dir)})
+        write_run_record(tmp, "export_hf", config)
+        diff = verify_export(model, tmp) if config.verify else None
+        if diff is not None and diff > 1e-3:
+            raise UserError(f"exported logits differ from roots' by {diff:.2e}; export not written")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    checked = f", logits match (max |diff| {diff:.1e})" if diff is not None else ""
+    print(f"exported {checkpoint} as {arch.hf_class}{checked} -> {out}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------- model card
+
+
+def run_summary(checkpoint: Path, run_dir: Path | None) -> dict[str, Any]:
+    """What the run recorded: run.json, the token shards' meta (and through it the curation run), the last
+    evaluated metrics and the checkpoint's state."""
+    summary: dict[str, Any] = {}
+    if run_dir is None:
+        return summary
+    for name, key in (("run.json", "run"), ("data_meta.json", "data")):
+        if (run_dir / name).is_file():
+            summary[key] = read_json(run_dir / name)
+    if (run_dir / "metrics.jsonl").is_file():
+        text = (run_dir / "metrics.jsonl").read_text()
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        evaluated = [r for r in rows if any(k.startswith("val") for k in r)]
+        summary["metrics"] = (evaluated or rows or [{}])[-1]
+    if (checkpoint / "state.json").is_file():
+        state = read_json(checkpoint / "state.json")
+        summary["state"] = {k: v for k, v in state.items()
+                            if isinstance(v, (int, float)) and k not in ("format_version", "world_size")}
+    return summary
+
+
+def model_card(arch: Architecture, shape: DecoderShape, summary: dict[str, Any]) -> str:
+    """README.md: Hugging Face front matter, architecture, training data recipe, metrics, usage."""
+    run, data = summary.get("run", {}), summary.get("data", {})
+    lines = ["---", "library_name: transformers", "pipeline_tag: text-generation",
+             f"tags: [roots, {arch.name}]", "---", "", "# roots model", "",
+             f"A {shape.n_layer}-layer, {shape.n_embd}-wide decoder trained with roots, exported as "
+             f"`{arch.hf_class}` (context {shape.block_size} tokens, vocabulary {shape.vocab_size}, "
+             f"{shape.positions} positions, {shape.norm}, {shape.mlp}).", "", "## Training data", ""]
+    if data:
+        source = data.get("source") or {}
+        lines.append(f"- token shards: `{data.get('path')}` ({data.get('dtype')}, tokenizer sha256 "
+                     f"`{str(data.get('tokenizer_sha256'))[:12]}`)")
+        for split, info in (data.get("splits") or {}).items():
+            lines.append(f"- {split}: {info.get('tokens'):,} tokens in {info.get('documents'):,} documents")
+        if source.get("path"):
+            lines.append(f"- source corpus: `{source['path']}`")
+        recipe = (source.get("run") or {}).get("config")
+        if recipe:
+            lines += ["", "Curation recipe (from the corpus run record):", "", "```yaml",
+                      *_yaml_lines(recipe), "```"]
+    else:
+        lines.append("No training run record was found next to the checkpoint; the data recipe is unknown.")
+    lines += ["", "## Metrics", ""]
+    metrics = {**summary.get("state", {}), **summary.get("metrics", {})}
+    if metrics:
+        lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in metrics.items()]
+        lines.append("\nLosses are mean cross-entropy in nats/token.")
+    else:
+        lines.append("No metrics were recorded.")
+    if run:
+        lines += ["", "## Training run", "",
+                  f"- roots {run.get('roots_version')} (git {run.get('git_sha')}), {run.get('created')}",
+                  f"- command: `{' '.join(run.get('command') or [])}`",
+                  "", "```yaml", *_yaml_lines(run.get("config") or {}), "```"]
+    lines += ["", "## Usage", "", "```python",
+              "from transformers import AutoModelForCausalLM, AutoTokenizer",
+              "tok = AutoTokenizer.from_pretrained(PATH)",
+              "model = AutoModelForCausalLM.from_pretrained(PATH)",
+              "# roots models see EOS at every document start",
+              "ids = tok(tok.eos_token + 'Once upon a time', return_tensors='pt').input_ids",
+              "print(tok.decode(model.generate(ids, max_new_tokens=32)[0]))", "```", ""]
+    return "\n".join(lines)
+
+
+def _yaml_lines(data: dict[str, Any]) -> list[str]:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).splitlines()
+
+
+# ------------------------------------------------------------------------------------------ import
+
+
+def _transformers() -> Any:
+    try:
+        import transformers
+    except ImportError as e:
+        raise missing_extra("transformers", "hf") from e
+    return transformers
+
+
+def read_hf_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """All tensors of a Hugging Face folder: model.safetensors, sharded safetensors, or pytorch_model.bin."""
+    from safetensors.torch import load_file
+
+    if (folder / "model.safetensors").is_file():
+        return load_file(str(folder / "model.safetensors"))
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        tensors: dict[str, torch.Tensor] = {}
+        for shard in sorted(set(read_json(index)["weight_map"].values())):
+            tensors.update(load_file(str(folder / shard)))
+        return tensors
+    if (folder / "pytorch_model.bin").is_file():
+        return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    raise UserError(f"{folder}: no model.safetensors, sharded safetensors or pytorch_model.bin")
+
+
+# buffers some transformers versions saved alongside the weights; they carry no learned values
+_IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias", "rotary_emb.inv_freq")
+
+
+def import_hf(folder: str | os.PathLike) -> torch.nn.Module:
+    """A roots `TransformerModel` with the weights of a local Hugging Face folder."""
+    from roots.model.gpt import TransformerModel
+
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise UserError(f"{folder}: no config.json; expected a Hugging Face model folder")
+    hf_config = read_json(folder / "config.json")
+    model_type = hf_config.get("model_type")
+    arch = ARCHITECTURES.get(model_type or "")
+    if arch is None:
+        raise UserError(f"{folder}: cannot import model_type {model_type!r}; roots imports "
+                        f"{', '.join(sorted(ARCHITECTURES))}")
+    shape = arch.shape_from_hf(hf_config)
+    hf = {k: v.to(torch.float32) for k, v in read_hf_weights(folder).items()
+          if not k.endswith(_IGNORED_SUFFIXES)}
+    try:
+        state = arch.from_hf(hf, shape)
+    except KeyError as e:
+        raise UserError(f"{folder}: weight {e.args[0]} is missing for {arch.hf_class}") from e
+    used = set(arch.to_hf(state, shape))
+    unused = sorted(set(hf) - used - {"lm_head.weight"})
+    if unused:
+        raise UserError(f"{folder}: weights roots has no place for: {unused[:5]}")
+    model = TransformerModel(shape.model_config())
+    if shape.tie_embeddings:
+        state.pop("lm_head.weight", None)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not (shape.tie_embeddings and k == "lm_head.weight")]
+    if missing or unexpected:
+        raise UserError(f"{folder}: weights do not fit the roots model (missing {missing}, "
+                        f"unexpected {unexpected})")
+    return model.eval()
+
+
+def run_import(config: ImportConfig) -> int:
+    from roots.model.io import save_model
+    from roots.tokenizer.tokenizer import Tokenizer
+
+    src, out = Path(config.input), Path(config.output)
+    if out.exists() and any(out.iterdir()) and not config.overwrite:
+        raise UserError(f"{out} exists and is not empty; pass --overwrite to replace it")
+    model = import_hf(src)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        save_model(model, tmp)
+        if (src / "tokenizer.json").is_file():  # evaluation and serving find it at CHECKPOINT/tokenizer
+            Tokenizer.load(src).save(tmp / "tokenizer")
+        write_run_record(tmp, "import_hf", config, source_config=read_json(src / "config.json"))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    n = sum(p.numel() for p in model.parameters())
+    print(f"imported {src} ({n / 1e6:.2f}M parameters) -> {out}")
+    return 0

@@ -1,0 +1,259 @@
+"""What the engine needs from a model and its tokenizer, and the loaders that provide it.
+
+The engine owns the batch's KV cache as plain tensors, one `(K, V)` pair per layer, each
+`(B, n_kv_head, L, head_dim)`, left-padded so that every row ends at column L. A backend runs one forward
+pass over new tokens given that cache, an attention mask over all L + T columns and per-row positions,
+and returns the logits and the grown cache. Anything that attends over a KV cache fits: Hugging Face
+causal LMs (what `roots export` writes) and roots checkpoints today; encoder-decoders fit by keeping the
+encoder output per row next to the cache and passing it to `forward`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from roots.common.errors import UserError
+
+KV = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+class DecoderBackend(Protocol):
+    vocab_size: int
+    max_seq_len: int
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                past: KV | None, all_logits: bool) -> tuple[torch.Tensor, KV]:
+        """input_ids (B, T), attention_mask (B, L + T), position_ids (B, T) -> logits (B, T or 1, V), cache."""
+        ...
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Mean-pooled final hidden states (B, d_model) over the unmasked tokens."""
+        ...
+
+
+class HFCausalLM:
+    """A `transformers` causal LM (GPT-2, Llama, ...) driven with an explicit KV cache."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = model.eval()
+        config = model.config
+        self.vocab_size = config.vocab_size
+        self.max_seq_len = int(getattr(config, "n_positions", None) or config.max_position_embeddings)
+        self.device = next(model.parameters()).device
+
+    @torch.inference_mode()
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                past: KV | None, all_logits: bool) -> tuple[torch.Tensor, KV]:
+        from transformers import DynamicCache
+
+        cache = DynamicCache(ddp_cache_data=past) if past else DynamicCache()
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                         past_key_values=cache, use_cache=True, logits_to_keep=0 if all_logits else 1)
+        kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        return out.logits.float(), kv
+
+    @torch.inference_mode()
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                         output_hidden_states=True, use_cache=False, logits_to_keep=1)
+        hidden = out.hidden_states[-1].float()  # (B, T, d_model), after the final norm
+        weights = attention_mask[..., None].to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
+class RootsCausalLM:
+    """A roots `TransformerModel` run with per-row positions and a padding mask.
+
+    The model's own forward shares one position offset across the batch (one KV cache position for all
+    rows); continuous batching needs rows of different lengths, so this runs the same modules (embeddings,
+    blocks, norms, lm_head) with per-row positions and an explicit attention mask.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = model.eval()
+        config = model.config
+        self.config = config
+        self.vocab_size = config.vocab_size
+        self.max_seq_len = config.block_size
+        self.device = model.transformer.wte.weight.device
+
+    def _inputs(self, input_ids: torch.Tensor, position_ids: torch.Tensor):
+        model, kind = self.model, self.config.positions
+        x = model.transformer.wte(input_ids)  # (B, T, C)
+        rope = None
+        if kind == "learned":
+            x = x + model.transformer.wpe(position_ids)
+        elif kind == "sinusoidal":
+            x = x + model.pos_table[position_ids].to(x.dtype)
+        else:  # (B, 1, T, hd): broadcast over heads
+            rope = (model.rope_cos[position_ids][:, None], model.rope_sin[position_ids][:, None])
+        return x, rope
+
+    def _attend(self, attn: torch.nn.Module, x: torch.Tensor, rope, past, mask: torch.Tensor):
+        from roots.model.layers import apply_rope
+
+        B, T, C = x.shape
+        q_dim, kv_dim = attn.n_head * attn.head_dim, attn.n_kv_head * attn.head_dim
+        q, k, v = attn.c_attn(x).split([q_dim, kv_dim, kv_dim], dim=2)
+        q = q.view(B, T, attn.n_head, attn.head_dim).transpose(1, 2)  # (B, nh, T, hd)
+        k = k.view(B, T, attn.n_kv_head, attn.head_dim).transpose(1, 2)  # (B, n_kv, T, hd)
+        v = v.view(B, T, attn.n_kv_head, attn.head_dim).transpose(1, 2)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, n_kv, L + T, hd)
+        y = torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, enable_gqa=attn.n_kv_head != attn.n_head)  # (B, nh, T, hd)
+        return attn.c_proj(y.transpose(1, 2).reshape(B, T, C)), (k, v)
+
+    @staticmethod
+    def _mask(attention_mask: torch.Tensor, T: int) -> torch.Tensor | None:
+        """(B, 1, T, L + T) bool: causal over the columns, minus padding; padded queries see themselves."""
+        width = attention_mask.shape[1]
+        if T == 1:  # decode: the one query sees every real column; no mask at all without padding
+            return None if bool(attention_mask.all()) else attention_mask[:, None, None, :].bool()
+        L = width - T
+        causal = torch.ones(T, width, dtype=torch.bool, device=attention_mask.device).tril(diagonal=L)
+        mask = causal[None] & attention_mask[:, None, :].bool()  # (B, T, L + T)
+        diagonal = torch.arange(T, device=mask.device)
+        mask[:, diagonal, L + diagonal] = True  # a padded query attending nowhere would give NaN
+        return mask[:, None]
+
+    def _hidden(self, input_ids, attention_mask, position_ids, past):
+        x, rope = self._inputs(input_ids, position_ids)
+        mask = self._mask(attention_mask, input_ids.shape[1])
+        kv = []
+        for i, block in enumerate(self.model.transformer.h):
+            a, layer_kv = self._attend(block.attn, block.ln_1(x), rope, past[i] if past else None, mask)
+            x = x + a
+            x = x + block.mlp(block.ln_2(x))
+            kv.append(layer_kv)
+        return self.model.transformer.ln_f(x), kv
+
+    @torch.inference_mode()
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                past: KV | None, all_logits: bool) -> tuple[torch.Tensor, KV]:
+        x, kv = self._hidden(input_ids, attention_mask, position_ids, past)
+        if not all_logits:
+            x = x[:, -1:]
+        return self.model.lm_head(x).float(), kv
+
+    @torch.inference_mode()
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        hidden, _ = self._hidden(input_ids, attention_mask, position_ids, None)
+        weights = attention_mask[..., None].to(hidden.dtype)
+        return ((hidden * weights).sum(1) / weights.sum(1).clamp(min=1)).float()
+
+
+@dataclass
+class TextCodec:
+    """Text <-> token ids, the special tokens that end generation, and the chat template."""
+
+    tokenizer: object  # tokenizers.Tokenizer
+    eos_token_ids: tuple[int, ...]
+    eos_token: str
+    bos_token: str
+    chat_template: str | None
+
+    def encode(self, text: str, special: bool = False) -> list[int]:
+        """`special` adds the tokenizer's BOS/EOS post-processing (completions; chat templates add their own)."""
+        return self.tokenizer.encode(text, add_special_tokens=special).ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def token_text(self, token_id: int) -> str:
+        """How one token reads on its own (what `logprobs` shows)."""
+        return self.tokenizer.decode([token_id], skip_special_tokens=False)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    backend: DecoderBackend
+    codec: TextCodec
+
+
+def _token_str(value: object) -> str:
+    # tokenizer_config.json stores special tokens as strings or as AddedToken dicts
+    if isinstance(value, dict):
+        return str(value.get("content", ""))
+    return str(value or "")
+
+
+def load_hf_dir(path: str | Path, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
+    """A Hugging Face model directory (config.json, model.safetensors, tokenizer.json)."""
+    from tokenizers import Tokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    path = Path(path)
+    if not (path / "tokenizer.json").exists():
+        raise UserError(f"{path} has no tokenizer.json; serve a directory written by `roots export`")
+    if not list(path.glob("*.safetensors")):
+        raise UserError(f"{path} has no *.safetensors weights (only safetensors weights are loaded)")
+    config = AutoConfig.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True, dtype=getattr(torch, dtype))
+    model.to(device)
+    tok_config = json.loads((path / "tokenizer_config.json").read_text()) \
+        if (path / "tokenizer_config.json").exists() else {}
+    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    eos_token = _token_str(tok_config.get("eos_token"))
+    eos_ids = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
+    eos_ids = [i for i in eos_ids if i is not None and 0 <= i < config.vocab_size]
+    if eos_token and tokenizer.token_to_id(eos_token) is not None:
+        eos_ids = sorted({*eos_ids, tokenizer.token_to_id(eos_token)})
+    elif eos_ids and not eos_token:
+        eos_token = tokenizer.id_to_token(eos_ids[0]) or ""
+    codec = TextCodec(tokenizer, tuple(eos_ids), eos_token, _token_str(tok_config.get("bos_token")),
+                      tok_config.get("chat_template"))
+    return LoadedModel(path.name, HFCausalLM(model), codec)
+
+
+EOS_NAMES = ("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>", "[SEP]")
+
+
+def load_roots_checkpoint(path: str | Path, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
+    """A roots run folder (its best/last checkpoint) or checkpoint folder, with the run's tokenizer.json."""
+    from tokenizers import Tokenizer
+
+    from roots.common.io import read_json
+    from roots.model.generate import find_tokenizer
+    from roots.model.io import find_checkpoint
+    from roots.model.io import load_model as load_roots_model
+
+    checkpoint = find_checkpoint(path)
+    model = load_roots_model(checkpoint, device).to(getattr(torch, dtype))
+    tokenizer = Tokenizer.from_file(str(find_tokenizer(checkpoint)))
+    meta_path = checkpoint.parent.parent / "data_meta.json"
+    eos_id = read_json(meta_path).get("eos_id") if meta_path.exists() else None
+    if eos_id is None:
+        eos_id = next((tokenizer.token_to_id(t) for t in EOS_NAMES if tokenizer.token_to_id(t) is not None), None)
+    eos_token = tokenizer.id_to_token(eos_id) if eos_id is not None else ""
+    name = Path(path).resolve().name
+    codec = TextCodec(tokenizer, () if eos_id is None else (eos_id,), eos_token or "", "", None)
+    return LoadedModel(name, RootsCausalLM(model), codec)
+
+
+def load_model(path: str | Path, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
+    """Load what `path` holds: a Hugging Face model directory or a roots run / checkpoint folder."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"model directory not found: {path}")
+    if (path / "config.json").exists():
+        return load_hf_dir(path, device, dtype)
+    if (path / "config.yaml").exists() or (path / "checkpoints").is_dir():
+        return load_roots_checkpoint(path, device, dtype)
+    raise UserError(f"{path} is not a model this server can load: expected a roots run or checkpoint folder "
+                    f"(model.safetensors + config.yaml) or a Hugging Face directory (config.json + "
+                    f"model.safetensors + tokenizer.json, as `roots export` writes)")
