@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 RECIPE = """name: massivetext_like
 description: extraction, language, length, MinHash (ray_overhead benchmark)
 steps:
-  - extract: {backend: trafilatura, favor_precision: true, include_comments: false, deduplicate: true, timeout_s: 5}
+  - extract: {backend: trafilatura, favor_precision: true, include_comments: false, deduplicate: true,
+               timeout_s: 5}
   - langid: {min_score: 0.65}
   - length: {min_words: 50}
   - minhash_dedup: {preset: massivetext}
@@ -53,8 +54,8 @@ def curate(tmp: Path, out: Path, workers: int, executor: str) -> tuple[float, di
     from roots.data.pipeline import CurateConfig, run_curation
     from roots.data.readers import ReaderOptions
 
-    config = CurateConfig(recipe=str(tmp / "recipe.yaml"), input=[str(tmp / "in")], output=out, workers=workers,
-                          executor=executor, reader=ReaderOptions(html_field="html"))
+    config = CurateConfig(recipe=str(tmp / "recipe.yaml"), input=[str(tmp / "in")], output=out,
+                          workers=workers, executor=executor, reader=ReaderOptions(html_field="html"))
     start = time.perf_counter()
     stats = run_curation(config)
     return time.perf_counter() - start, stats
@@ -77,11 +78,12 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="roots-bench-ray-"))
     try:
-        n_pages = make_input(args.data, tmp / "in", 1 if args.quick else args.repeat, 300 if args.quick else 0)
+        repeat, limit = (1, 300) if args.quick else (args.repeat, 0)
+        n_pages = make_input(args.data, tmp / "in", repeat, limit)
         (tmp / "recipe.yaml").write_text(RECIPE)
         n_files = len(list((tmp / "in").iterdir()))
-        print(f"{n_pages} HTML pages in {n_files} files, {args.workers} CPUs on each side; timings on a shared "
-              "2-core machine, under contention from other jobs")
+        print(f"{n_pages} HTML pages in {n_files} files, {args.workers} CPUs on each side; timings on a "
+              "shared 2-core machine, under contention from other jobs")
         local_s, local_stats = curate(tmp, tmp / "local", args.workers, "local")
 
         start = time.perf_counter()
@@ -94,7 +96,8 @@ def main() -> None:
         same = ids(tmp / "local") == ids(tmp / "ray")
         kept = local_stats["output"]["docs"]
         dedup = local_stats["steps"][-1]["dropped"].get("minhash_duplicate", 0)
-        print(f"local  {local_s:7.2f} s   {n_pages / local_s:6.1f} pages/s   kept {kept} ({dedup} MinHash duplicates)")
+        print(f"local  {local_s:7.2f} s   {n_pages / local_s:6.1f} pages/s   kept {kept} "
+              f"({dedup} MinHash duplicates)")
         print(f"ray    {ray_s:7.2f} s   {n_pages / ray_s:6.1f} pages/s   kept {ray_stats['output']['docs']} "
               f"(start of the Ray instance {ray_start_s:.2f} s; on a running instance {ray_run_s:.2f} s = "
               f"{ray_run_s / local_s:.2f}x local)")

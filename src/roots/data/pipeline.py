@@ -42,7 +42,7 @@ class CurateConfig:
     input: list[str] = field(metadata={"help": "input files, folders (recursive) or globs (several, or comma-separated)"})
     output: Path = field(metadata={"help": "output folder (rerun the same command to resume)"})
     workers: int = field(default=1, metadata={
-        "help": "worker processes (with --executor ray and no --ray-address: CPUs of the local Ray instance)"})
+        "help": "worker processes (--executor ray without --ray-address: CPUs of the local Ray instance)"})
     executor: ExecutorKind = field(default="local", metadata={
         "help": "where tasks run: local processes, or Ray tasks (see docs/ray.md)"})
     ray_address: str = field(default="", metadata={

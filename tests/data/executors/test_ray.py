@@ -159,11 +159,13 @@ def test_a_killed_driver_reruns_and_resumes_from_markers(ray_instance, cnndm_inp
     target = json.loads((cnndm_inputs / "part5.jsonl").read_text().splitlines()[0])["id"]
     flag = tmp_path / "paused"
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(RECIPE.replace("steps:\n", f"steps:\n  - pause_at: {{target: {target}, flag: {flag}}}\n"))
+    pause = f"  - pause_at: {{target: {target}, flag: {flag}}}\n"
+    recipe.write_text(RECIPE.replace("steps:\n", "steps:\n" + pause))
     out = tmp_path / "out"
     args = ["curate", "--recipe", str(recipe), "--input", str(cnndm_inputs), "--output", str(out),
             "--executor", "ray", "--workers", "2"]
-    command = [sys.executable, "-c", "import sys; from roots.data import registry; from roots.cli import main; "
+    command = [sys.executable, "-c",
+               "import sys; from roots.cli import main; from roots.data import registry; "
                f"registry.STEPS['pause_at'] = 'test_ray:PauseAt'; sys.exit(main({args!r}))"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(Path(__file__).parent)])}
     proc = subprocess.Popen(command, env=env, start_new_session=True,

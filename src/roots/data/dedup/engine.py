@@ -299,8 +299,8 @@ class KeyedDedup(Step):
         its slots of every shard's sorted keys: the bucket shuffle goes through files), and the driver
         merges the links of every group into one union-find. A rerun redoes only missing groups."""
         bounds = np.linspace(0, self.key_slots(), min(self.key_slots(), 2 * executor.workers) + 1).astype(int)
-        jobs = [(self, [str(f) for f in folders], int(lo), int(hi), str(folder / f"slots_{lo:05d}_{hi:05d}.npy"))
-                for lo, hi in itertools.pairwise(bounds)]
+        jobs = [(self, [str(f) for f in folders], int(lo), int(hi),
+                 str(folder / f"slots_{lo:05d}_{hi:05d}.npy")) for lo, hi in itertools.pairwise(bounds)]
         folder.mkdir(parents=True, exist_ok=True)
         self._run_jobs(_cluster_slots_job, [j for j in jobs if not Path(j[-1]).exists()], 1,
                        f"{self.name}: clustering", executor)

@@ -89,7 +89,7 @@ class RayExecutor(Executor):
         pending = {remote.remote(fn, init, args_ref, token, task): task for task in tasks}
         try:
             while pending:
-                # everything finished within a second, or the first to finish: one call per batch, not per task
+                # what finished within a second, else the first to finish: one call per batch, not per task
                 done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=1.0)
                 done = done or ray.wait(list(pending), num_returns=1)[0]
                 for ref in done:
