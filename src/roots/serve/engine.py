@@ -342,7 +342,9 @@ class Engine:
         if len(keep) == len(self.rows):
             return
         if not keep:
-            self.rows, self._kv, self._mask = [], None, None
+            # free the cache before emptying `rows`: readers on other threads see rows == [] => no cache
+            self._kv, self._mask = None, None
+            self.rows = []
             return
         index = torch.tensor(keep, device=self.device)
         self.rows = [self.rows[i] for i in keep]
@@ -355,7 +357,8 @@ class Engine:
         for seq in self.rows:
             if not seq.finished:
                 self._emit(seq, Output("", [], finish_reason="cancelled"))
-        self.rows, self._kv, self._mask = [], None, None
+        self._kv, self._mask = None, None
+        self.rows = []
         while self._waiting:
             request = self._waiting.popleft()
             request.on_output(Output("", [], finish_reason="cancelled",
