@@ -89,7 +89,7 @@ class DropRepeatedTexts(Step):
     name: ClassVar[str] = "drop_repeated"
     needs_corpus: ClassVar[bool] = True
 
-    def prepare(self, shards, work_dir, workers):
+    def prepare(self, shards, work_dir, workers, executor=None):
         first: dict[str, str] = {}
         for shard in shards:
             for doc in iter_shard(shard):

@@ -8,8 +8,9 @@ characters in and out, drops by reason, time spent, writing rejected documents) 
 
 Steps that must see the whole corpus before deciding (dedup, decontamination) set
 `needs_corpus = True`: the executor first runs the steps before them over every input, then calls
-`prepare(shards, work_dir, workers)` with the intermediate shards, then streams the documents
-through `process` as usual.
+`prepare(shards, work_dir, workers, executor)` with the intermediate shards, then streams the
+documents through `process` as usual. `executor` is the run's executor (local processes or Ray): a
+step maps its per-shard phases over `executor.imap` so that they run where the rest of the run does.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from roots.data.document import Document
+
+if TYPE_CHECKING:
+    from roots.data.executors import Executor
 
 RejectSink = Callable[[Document, str], None]
 
@@ -99,8 +103,13 @@ class Step:
     def setup(self) -> None:
         """Load heavy resources (models, word lists). Called once per worker before `process`."""
 
-    def prepare(self, shards: list[Path], work_dir: Path, workers: int) -> None:
-        """For `needs_corpus` steps: build what `process` needs from the whole corpus (resumably)."""
+    def prepare(self, shards: list[Path], work_dir: Path, workers: int = 1,
+                executor: Executor | None = None) -> None:
+        """For `needs_corpus` steps: build what `process` needs from the whole corpus (resumably).
+
+        Per-shard work goes through `executor.imap` when an executor is given (None: `workers` local
+        processes); what it writes under `work_dir` must be safe to write twice (tasks may be retried).
+        """
 
     def process(self, doc: Document) -> str | None:
         """Return None to keep `doc` (possibly edited in place) or a snake_case reason to drop it."""

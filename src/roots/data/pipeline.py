@@ -7,6 +7,9 @@ scratch after deleting their partial shards, so no document is lost or written t
 Steps with `needs_corpus = True` split the recipe into segments: segment k writes intermediate shards to
 OUT/stages/<k>/, the corpus step's `prepare` sees all of them, and segment k+1 (starting with that step)
 reads them. Every segment has its own markers.
+
+Tasks run on an executor (executors/): local worker processes, or Ray tasks on a cluster (`--executor
+ray`); the same executor runs the per-shard phases of corpus-wide steps.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from roots.common.records import write_run_record
 from roots.data.base import Step, StepStats
 from roots.data.corpus import iter_shard
 from roots.data.document import Document
-from roots.data.executors.local import LocalExecutor
+from roots.data.executors import Executor, ExecutorKind, make_executor
 from roots.data.readers import ReaderOptions, expand_inputs, reader_for
 from roots.data.recipe import Recipe, load_recipe
 from roots.data.writers import SUFFIX, Format, ShardWriter
@@ -38,7 +41,12 @@ class CurateConfig:
     recipe: str = field(metadata={"help": "a shipped recipe name (extract, ...) or the path of a recipe YAML"})
     input: list[str] = field(metadata={"help": "input files, folders (recursive) or globs (several, or comma-separated)"})
     output: Path = field(metadata={"help": "output folder (rerun the same command to resume)"})
-    workers: int = field(default=1, metadata={"help": "worker processes"})
+    workers: int = field(default=1, metadata={
+        "help": "worker processes (--executor ray without --ray-address: CPUs of the local Ray instance)"})
+    executor: ExecutorKind = field(default="local", metadata={
+        "help": "where tasks run: local processes, or Ray tasks (see docs/ray.md)"})
+    ray_address: str = field(default="", metadata={
+        "help": "with --executor ray: a running cluster (auto, or HOST:PORT); empty starts a local instance"})
     format: Format = field(default="jsonl", metadata={"help": "output shard format"})
     write_rejects: bool = field(default=False, metadata={"help": "also write dropped documents to OUT/rejects/"})
     limit: int = field(default=0, metadata={"help": "read at most N documents per input file (0: all)"})
@@ -166,7 +174,7 @@ def _check_same_run(out: Path, identity: dict[str, Any]) -> None:
         write_json(path, identity)
 
 
-def _run_segment(segment: Segment, tasks: list[Task], workers: int, docs_done: list[int]
+def _run_segment(segment: Segment, tasks: list[Task], executor: Executor, docs_done: list[int]
                  ) -> list[dict[str, Any]]:
     from tqdm import tqdm
 
@@ -183,7 +191,7 @@ def _run_segment(segment: Segment, tasks: list[Task], workers: int, docs_done: l
                desc=f"curate segment {segment.index}", disable=None)
     names = {t.path: t.name for t in todo}
     segment_docs = 0
-    for result in LocalExecutor(workers).imap(_run_task, todo, _init_worker, (segment,)):
+    for result in executor.imap(_run_task, todo, _init_worker, (segment,)):
         results[names[Path(result["input"])]] = result
         segment_docs += result["reader"]["docs"]
         bar.update(1)
@@ -225,13 +233,14 @@ def _merge_stats(recipe: Recipe, n_inputs: int, per_segment: list[list[dict]], s
 
 def run_curation(config: CurateConfig) -> dict[str, Any]:
     """Run (or resume) a curation job; returns the stats written to OUT/stats.json."""
-    out = Path(config.output)
+    out = Path(config.output).absolute()  # workers may run elsewhere (Ray): every path they see is absolute
     # a missing input fails here, before any work; an output folder inside an input folder is not input
-    inputs = [p for p in expand_inputs(config.input) if out.absolute() not in p.parents]
+    inputs = [p for p in expand_inputs(config.input) if out not in p.parents]
     if not inputs:
         raise UserError(f"no input files outside the output folder {out}")
     recipe = load_recipe(config.recipe)
     steps = recipe.build_steps()
+    executor = make_executor(config.executor, config.workers, config.ray_address)  # Ray starts on first use
     _check_same_run(out, {"recipe": recipe.to_dict(), "inputs": [str(p) for p in inputs],
                           "format": config.format, "limit": config.limit,
                           "reader": vars(config.reader).copy()})
@@ -240,20 +249,22 @@ def run_curation(config: CurateConfig) -> dict[str, Any]:
     groups = split_segments(steps)
     segments, per_segment = [], []
     tasks = [Task(f"{i:05d}", p) for i, p in enumerate(inputs)]
-    for k, group in enumerate(groups):
-        final = k == len(groups) - 1
-        segment = Segment(
-            index=k, steps=group, root=out, out_dir=out / "data" if final else out / "stages" / str(k),
-            format=config.format if final else "jsonl", max_shard_bytes=int(config.shard_mb * (1 << 20)),
-            reader=config.reader if k == 0 else None, limit=config.limit if k == 0 else 0,
-            write_rejects=config.write_rejects,
-        )
-        if k > 0:
-            shards = [out / s["path"] for r in per_segment[-1] for s in r["output"]["shards"]]
-            group[0].prepare(shards, work_dir=out / "work" / group[0].name, workers=config.workers)
-            tasks = [Task(f"{i:05d}", p) for i, p in enumerate(shards)]
-        per_segment.append(_run_segment(segment, tasks, config.workers, docs_done))
-        segments.append(segment)
+    with executor:
+        for k, group in enumerate(groups):
+            final = k == len(groups) - 1
+            segment = Segment(
+                index=k, steps=group, root=out, out_dir=out / "data" if final else out / "stages" / str(k),
+                format=config.format if final else "jsonl", max_shard_bytes=int(config.shard_mb * (1 << 20)),
+                reader=config.reader if k == 0 else None, limit=config.limit if k == 0 else 0,
+                write_rejects=config.write_rejects,
+            )
+            if k > 0:
+                shards = [out / s["path"] for r in per_segment[-1] for s in r["output"]["shards"]]
+                group[0].prepare(shards, work_dir=out / "work" / group[0].name, workers=config.workers,
+                                 executor=executor)
+                tasks = [Task(f"{i:05d}", p) for i, p in enumerate(shards)]
+            per_segment.append(_run_segment(segment, tasks, executor, docs_done))
+            segments.append(segment)
     stats = _merge_stats(recipe, len(inputs), per_segment, segments, time.perf_counter() - start, docs_done[0])
     write_json(out / "stats.json", stats)
     write_run_record(out, "curate", config, recipe=recipe.to_dict(), inputs=[str(p) for p in inputs],

@@ -33,6 +33,13 @@ STEPS: dict[str, str] = {
     "refinedweb_lines": "roots.data.filters.refinedweb_lines:RefinedWebLines",
     "c4": "roots.data.filters.c4:C4",
     "fineweb_quality": "roots.data.filters.fineweb_quality:FineWebQuality",
+    # deduplication and decontamination (needs_corpus)
+    "exact_dedup": "roots.data.dedup.exact:ExactDedup",
+    "url_dedup": "roots.data.dedup.exact:UrlDedup",
+    "minhash_dedup": "roots.data.dedup.minhash:MinHashDedup",
+    "simhash_dedup": "roots.data.dedup.simhash:SimHashDedup",
+    "substring_dedup": "roots.data.dedup.substring:SubstringDedup",
+    "decontaminate": "roots.data.dedup.decontaminate:Decontaminate",
 }
 
 

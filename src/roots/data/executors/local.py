@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import multiprocessing as mp
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
-R = TypeVar("R")
+from roots.data.executors.base import Executor, R, T
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Maps `fn` over tasks in `workers` processes (spawned, so safe with threads and C extensions).
 
     `init(*init_args)` runs once in each worker before its first task (load models there). With one
@@ -18,7 +17,11 @@ class LocalExecutor:
     """
 
     def __init__(self, workers: int = 1):
-        self.workers = max(1, workers)
+        self._workers = max(1, workers)
+
+    @property
+    def workers(self) -> int:
+        return self._workers
 
     def imap(self, fn: Callable[[T], R], tasks: Iterable[T], init: Callable[..., Any] | None = None,
              init_args: tuple = ()) -> Iterator[R]:
