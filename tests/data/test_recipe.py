@@ -34,3 +34,15 @@ def test_bare_names_and_errors(tmp_path):
         load_recipe(path)
     with pytest.raises(UserError, match="recipe not found"):
         load_recipe("nope")
+
+
+def test_set_overrides_step_parameters():
+    recipe = load_recipe("massivetext").with_overrides(["langid.min_score=0.5",
+                                                        "decontaminate.eval_files=a.txt,b.txt"])
+    params = dict(recipe.steps)
+    assert params["langid"]["min_score"] == 0.5 and params["decontaminate"]["eval_files"] == ["a.txt", "b.txt"]
+    assert dict(load_recipe("massivetext").steps)["langid"]["min_score"] == 0.65  # the shipped file is untouched
+    with pytest.raises(UserError, match="no step 'nope'"):
+        load_recipe("massivetext").with_overrides(["nope.x=1"])
+    with pytest.raises(UserError, match=r"STEP\.PARAM=VALUE"):
+        load_recipe("massivetext").with_overrides(["langid=1"])

@@ -51,6 +51,9 @@ class CurateConfig:
     write_rejects: bool = field(default=False, metadata={"help": "also write dropped documents to OUT/rejects/"})
     limit: int = field(default=0, metadata={"help": "read at most N documents per input file (0: all)"})
     shard_mb: float = field(default=256.0, metadata={"help": "start a new output shard after this many MB"})
+    set: list[str] = field(default_factory=list, metadata={
+        "help": "override recipe step parameters: STEP.PARAM=VALUE (YAML value; several allowed), e.g. "
+                "decontaminate.eval_files=test.jsonl"})
     reader: ReaderOptions = field(default_factory=ReaderOptions)
 
 
@@ -238,7 +241,7 @@ def run_curation(config: CurateConfig) -> dict[str, Any]:
     inputs = [p for p in expand_inputs(config.input) if out not in p.parents]
     if not inputs:
         raise UserError(f"no input files outside the output folder {out}")
-    recipe = load_recipe(config.recipe)
+    recipe = load_recipe(config.recipe).with_overrides(config.set)
     steps = recipe.build_steps()
     executor = make_executor(config.executor, config.workers, config.ray_address)  # Ray starts on first use
     _check_same_run(out, {"recipe": recipe.to_dict(), "inputs": [str(p) for p in inputs],

@@ -40,6 +40,30 @@ class Recipe:
         except ConfigError as e:
             raise UserError(f"recipe {self.name!r}: {e}") from e
 
+    def with_overrides(self, assignments: list[str]) -> Recipe:
+        """A copy with `step.param=value` assignments applied (value parsed as YAML: 0.5, [a, b], true).
+
+        Every step of that name in the recipe gets the value; an unknown step name is an error.
+        """
+        import yaml
+
+        steps = [(name, dict(params)) for name, params in self.steps]
+        for item in assignments:
+            key, sep, raw = item.partition("=")
+            step, dot, param = key.strip().partition(".")
+            if not sep or not dot or not param:
+                raise UserError(f"--set {item!r}: expected STEP.PARAM=VALUE, e.g. langid.min_score=0.8")
+            targets = [params for name, params in steps if name == step]
+            if not targets:
+                raise UserError(f"--set {item!r}: recipe {self.name!r} has no step {step!r} "
+                                f"(its steps: {', '.join(n for n, _ in steps)})")
+            value = yaml.safe_load(raw)
+            if isinstance(value, str) and "," in value and not raw.strip().startswith(("'", '"')):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            for params in targets:
+                params[param] = value
+        return Recipe(self.name, steps, self.description, self.path)
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description,
                 "steps": [{name: params} for name, params in self.steps]}

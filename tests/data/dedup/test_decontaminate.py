@@ -55,9 +55,15 @@ def test_flag_mode_names_the_eval_file(tmp_path, rng, eval_files):
     assert scores[0] == 1.0 and scores[1] < 0.05
 
 
+def test_no_eval_files_keeps_everything_and_says_so(tmp_path, caplog):
+    step = Decontaminate()
+    step.prepare([], tmp_path / "work")
+    assert "no evaluation files" in caplog.text
+    step.setup()
+    assert step.process(Document("anything at all " * 20, "d")) is None
+
+
 def test_bad_input(tmp_path):
-    with pytest.raises(UserError, match="evaluation files"):
-        Decontaminate()
     with pytest.raises(UserError, match="not found"):
         Decontaminate(eval_files=[str(tmp_path / "missing.txt")]).setup()
     bad = tmp_path / "bad.jsonl"

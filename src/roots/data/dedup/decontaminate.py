@@ -13,6 +13,7 @@ index; a training document is scored against every evaluation document it shares
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -26,6 +27,8 @@ from roots.data.base import Step
 from roots.data.dedup.text import Normalization, text_shingles
 from roots.data.document import Document
 from roots.data.executors import Executor
+
+log = logging.getLogger(__name__)
 
 
 def read_eval_texts(path: str | Path) -> list[str]:
@@ -106,7 +109,11 @@ class EvalIndex:
 
 @dataclass
 class Decontaminate(Step):
-    """Drop (or flag in `metadata["contamination"]`) documents too close to an evaluation document."""
+    """Drop (or flag in `metadata["contamination"]`) documents too close to an evaluation document.
+
+    Recipes ship with `eval_files: []` (the evaluation sets are the user's): the step then keeps every
+    document and says so once; fill them in with `roots curate ... --set decontaminate.eval_files=A,B`.
+    """
 
     name: ClassVar[str] = "decontaminate"
     needs_corpus: ClassVar[bool] = True  # builds its evaluation index once in `prepare`
@@ -118,8 +125,6 @@ class Decontaminate(Step):
     normalization: Normalization = "full"
 
     def __post_init__(self) -> None:
-        if not self.eval_files:
-            raise UserError("decontaminate: give the evaluation files to check against (eval_files)")
         if not 0 < self.threshold <= 1 or self.metric not in ("jaccard", "containment"):
             raise UserError("decontaminate: threshold must be in (0, 1] and metric jaccard or containment")
         if self.mode not in ("drop", "flag"):
@@ -127,6 +132,10 @@ class Decontaminate(Step):
 
     def prepare(self, shards: list[Path], work_dir: Path, workers: int = 1,
                 executor: Executor | None = None) -> None:
+        if not self.eval_files:
+            log.warning("decontaminate: no evaluation files given, so no document is checked; pass "
+                        "--set decontaminate.eval_files=FILE[,FILE...] to check against your test sets")
+            return
         self._index_path = Path(work_dir) / "eval_index.npz"
         meta = {**artifact_meta("roots.dedup.eval_index", 1), "eval_files": self.eval_files,
                 "ngram": self.ngram, "normalization": self.normalization}
@@ -138,6 +147,9 @@ class Decontaminate(Step):
             write_json(meta_path, meta)
 
     def setup(self) -> None:
+        if not self.eval_files:
+            self._index = None
+            return
         path = getattr(self, "_index_path", None)
         self._index = (EvalIndex.load(path) if path is not None and path.exists()
                        else EvalIndex.build(self.eval_files, self.ngram, self.normalization))
@@ -145,6 +157,8 @@ class Decontaminate(Step):
     def process(self, doc: Document) -> str | None:
         if not hasattr(self, "_index"):
             self.setup()
+        if self._index is None:
+            return None
         grams = np.unique(text_shingles(doc.text, self.ngram, self.normalization))
         if len(grams) == 0:
             return None
