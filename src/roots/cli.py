@@ -44,6 +44,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
                   "a checkpoint as a Hugging Face transformers folder (GPT-2 or Llama), logits verified"),
     "import hf": ("roots.export.hf:run_import",
                   "a local Hugging Face GPT-2 / Llama folder as a roots checkpoint"),
+    "ablate": ("roots.workflows.ablate:ablate",
+               "curate one crawl with several recipes, train identical models, compare bits/byte"),
+    "inspect attention": ("roots.workflows.inspect:inspect_attention",
+                          "attention heatmaps (every layer and head) of a model on a prompt"),
+    "inspect embeddings": ("roots.workflows.inspect:inspect_embeddings",
+                           "nearest neighbours of a token or sentence in a model's embedding space"),
     "serve": ("roots.serve.server:serve", "OpenAI-compatible API server + playground over a model"),
 }
 

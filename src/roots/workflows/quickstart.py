@@ -22,6 +22,7 @@ from typing import Any
 
 from roots.common.io import atomic_write
 from roots.common.records import write_run_record
+from roots.workflows import stages
 
 
 @dataclass
@@ -111,11 +112,8 @@ def stage_corpus(config: QuickstartConfig, state: dict[str, Any]) -> str:
 
 
 def stage_curate(config: QuickstartConfig, state: dict[str, Any]) -> str:
-    from roots.data.pipeline import CurateConfig, run_curation
-
     out = config.output / "curated"
-    stats = run_curation(CurateConfig(recipe="quickstart", input=[str(p) for p in state["corpus_files"]],
-                                      output=out, workers=config.workers))
+    stats = stages.curate("quickstart", [str(p) for p in state["corpus_files"]], out, config.workers)
     state["curated"] = out
     drops = {r: n for s in stats["steps"] for r, n in s["dropped"].items()}
     return (f"{stats['output']['docs']} of {stats['reader']['docs']} documents kept "
@@ -123,47 +121,27 @@ def stage_curate(config: QuickstartConfig, state: dict[str, Any]) -> str:
 
 
 def stage_tokenizer(config: QuickstartConfig, state: dict[str, Any]) -> str:
-    from roots.tokenizer.tokenizer import Tokenizer
-
     out = config.output / "tokenizer"
-    if not (out / "tokenizer.json").is_file():
-        Tokenizer.train(state["curated"], kind="bpe", vocab_size=config.vocab_size).save(out)
-    tok = Tokenizer.load(out)
+    tok = stages.train_tokenizer(state["curated"], out, config.vocab_size)
     state["tokenizer"] = out
     return f"byte-level BPE, {tok.vocab_size} tokens -> {out}"
 
 
 def stage_tokenize(config: QuickstartConfig, state: dict[str, Any]) -> str:
-    from roots.tokenizer.shards import TokenizeConfig, tokenize
-
     out = config.output / "shards"
-    meta = tokenize(TokenizeConfig(tokenizer=str(state["tokenizer"]), input=str(state["curated"]),
-                                   output=str(out), val_fraction=0.1))
+    splits = stages.tokenize(state["tokenizer"], state["curated"], out)["splits"]
     state["shards"] = out
-    splits = meta["splits"]
     return (f"{splits['train']['tokens']:,} train / {splits['val']['tokens']:,} val tokens "
             f"({splits['train']['documents']} / {splits['val']['documents']} documents) -> {out}")
 
 
 def stage_train(config: QuickstartConfig, state: dict[str, Any]) -> str:
-    from roots.model.config import ModelConfig
-    from roots.train.config import OptimConfig, ScheduleConfig, TrainConfig
-    from roots.train.trainer import Trainer
-
     out = config.output / "run"
-    model = ModelConfig.from_preset(config.model, vocab_size=0, block_size=config.block_size)
-    train_config = TrainConfig(
-        data=str(state["shards"]), out_dir=str(out), model=model, batch_size=config.batch_size,
-        max_steps=config.train_steps, eval_every=min(config.eval_every, config.train_steps), eval_batches=20,
-        optim=OptimConfig(lr=config.lr), log_every=max(1, min(10, config.train_steps // 10)),
-        schedule=ScheduleConfig(warmup_steps=max(1, config.train_steps // 20)), tensorboard=False,
-    )
-    trainer = Trainer(train_config)
-    result = trainer.fit()
+    result, n_params = stages.train(state["shards"], out, config.model, config.block_size, config.batch_size,
+                                    config.train_steps, config.lr, config.eval_every)
     state["run"] = out
-    n = trainer.model.num_params()
-    val = result.get("best_val_loss")
-    return f"{config.model} ({n / 1e6:.2f}M parameters), {result['step']} steps, best val loss {val:.3f} -> {out}"
+    return (f"{config.model} ({n_params / 1e6:.2f}M parameters), {result['step']} steps, "
+            f"best val loss {result['best_val_loss']:.3f} -> {out}")
 
 
 def _val_documents(state: dict[str, Any], limit: int = 64) -> list[str]:
@@ -176,27 +154,15 @@ def _val_documents(state: dict[str, Any], limit: int = 64) -> list[str]:
 
 def stage_evaluate(config: QuickstartConfig, state: dict[str, Any]) -> str:
     from roots.eval.lm import load_roots_model
-    from roots.eval.perplexity import perplexity
     from roots.eval.report import write_report
 
     loaded = load_roots_model(state["run"], device="cpu")
     texts = _val_documents(state)
-    total = None
-    for text in texts:
-        r = perplexity(loaded.logits, text, loaded.tokenizer.encode, loaded.tokenizer.eos_id, loaded.context)
-        if total is None:
-            total = r
-        else:
-            total.nll_sum += r.nll_sum
-            total.tokens += r.tokens
-            total.bytes += r.bytes
-            total.words += r.words
-    metrics = total.to_dict()
+    metrics = stages.perplexity_on_texts(loaded, texts).to_dict()
     out = config.output / "eval"
     write_report(out, "perplexity", metrics, {"model": str(loaded.checkpoint), "documents": len(texts),
                                               "split": "val (10% of documents by id hash)"},
-                 units={"nats_per_token": "nats/token", "token_perplexity": "per token",
-                        "bits_per_byte": "bits/byte", "word_perplexity": "per whitespace word"})
+                 units=stages.PERPLEXITY_UNITS)
     state["loaded"], state["eval"] = loaded, metrics
     return (f"held-out {len(texts)} documents: {metrics['bits_per_byte']:.3f} bits/byte, "
             f"{metrics['nats_per_token']:.3f} nats/token -> {out}")
@@ -206,33 +172,10 @@ PROMPTS = ["The json module", "def read_file(path):", "An exception is raised wh
 
 
 def stage_generate(config: QuickstartConfig, state: dict[str, Any]) -> str:
-    from roots.model.generate import sample
-
-    loaded = state["loaded"]
-    tok = loaded.tokenizer
-    generator = torch_generator(seed=1337)
-    samples = []
-    for prompt in PROMPTS[: config.samples]:
-        idx = _ids(loaded, prompt)
-        new = [int(t) for t in sample(loaded.model, idx, config.sample_tokens, temperature=0.8, top_k=50,
-                                     eos_id=tok.eos_id, generator=generator)]
-        samples.append((prompt, tok.decode([t for t in new if t != tok.eos_id])))
-    state["samples"] = samples
+    state["samples"] = stages.samples(state["loaded"], PROMPTS[: config.samples], config.sample_tokens)
     with atomic_write(config.output / "samples.txt") as f:
-        f.write("\n\n".join(f"{p}{c}" for p, c in samples) + "\n")
-    return f"{len(samples)} samples -> {config.output / 'samples.txt'}"
-
-
-def torch_generator(seed: int):
-    import torch
-
-    return torch.Generator().manual_seed(seed)
-
-
-def _ids(loaded, prompt: str):
-    import torch
-
-    return torch.tensor([[loaded.tokenizer.eos_id, *loaded.tokenizer.encode(prompt)]], device=loaded.device)
+        f.write("\n\n".join(f"{p}{c}" for p, c in state["samples"]) + "\n")
+    return f"{len(state['samples'])} samples -> {config.output / 'samples.txt'}"
 
 
 def stage_report(config: QuickstartConfig, state: dict[str, Any]) -> str:
