@@ -19,6 +19,10 @@ _EXPORTS: dict[str, str] = {
     "Document": "roots.data.document:Document",
     "Step": "roots.data.base:Step",
     "Filter": "roots.data.base:Filter",
+    "ModelConfig": "roots.model.config:ModelConfig",
+    "TransformerModel": "roots.model.gpt:TransformerModel",
+    "TrainConfig": "roots.train.config:TrainConfig",
+    "Trainer": "roots.train.trainer:Trainer",
 }
 
 

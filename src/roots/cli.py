@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "curate": ("roots.data.pipeline:curate", "run a curation recipe over WARC/WET/JSONL/Parquet/text inputs"),
     "quickstart": ("roots.quickstart:quickstart", "the whole job on a built-in corpus that works offline"),
     "lm train": ("roots.data.lm:train", "train an n-gram LM (modified Kneser-Ney, ARPA) for perplexity filtering"),
+    "train": ("roots.train.trainer:train", "train a language model on token shards (resumable)"),
+    "generate": ("roots.model.generate:generate", "continue a prompt with a trained model"),
 }
 
 

@@ -1,0 +1,1 @@
+"""GPT-style Transformer language models: one config with presets, KV-cache generation."""

@@ -1,0 +1,141 @@
+"""A GPT-style decoder-only Transformer (nanoGPT's shape), with Llama-style variants as config fields.
+
+Single-device code: compile, DDP and FSDP are applied by roots.train, never here.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from roots.model.config import ModelConfig
+from roots.model.layers import MLP, CausalSelfAttention, KVCache, make_norm, rope_cache, sinusoidal_table
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: x + attn(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.ln_1 = make_norm(config)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = make_norm(config)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+                kv_cache: KVCache | None = None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), rope, kv_cache)
+        return x + self.mlp(self.ln_2(x))
+
+
+class TransformerModel(nn.Module):
+    """Token embedding -> n_layer blocks -> final norm -> lm_head (optionally tied to the embedding)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if config.arch != "decoder":
+            raise NotImplementedError(f"arch {config.arch!r} is not implemented yet (only 'decoder')")
+        if config.vocab_size <= 0:
+            raise ValueError("ModelConfig.vocab_size must be set (the trainer takes it from the token shards)")
+        self.config = config
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),
+            drop=nn.Dropout(config.dropout),
+            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+            ln_f=make_norm(config),
+        ))
+        if config.positions == "learned":
+            self.transformer["wpe"] = nn.Embedding(config.block_size, config.n_embd)
+        elif config.positions == "sinusoidal":
+            self.register_buffer("pos_table", sinusoidal_table(config.block_size, config.n_embd), persistent=False)
+        else:
+            cos, sin = rope_cache(config.block_size, config.head_dim, config.rope_theta)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        if config.tie_embeddings:
+            self.lm_head.weight = self.transformer.wte.weight  # https://paperswithcode.com/method/weight-tying
+        self.apply(self._init_weights)
+        # GPT-2: scale the init of residual output projections by 1/sqrt(2 * n_layer)
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=config.init_std / math.sqrt(2 * config.n_layer))
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> TransformerModel:
+        return cls(ModelConfig.from_preset(name, **overrides))
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=self.config.init_std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=self.config.init_std)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                kv_cache: list[KVCache] | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, T, vocab) for token ids idx (B, T); with targets (B, T) also the mean cross-entropy.
+
+        With `kv_cache` (one KVCache per layer, see `new_kv_cache`), idx holds only the new positions and
+        the cache supplies the past ones. Targets equal to -100 are ignored.
+        """
+        T = idx.size(1)
+        start = kv_cache[0].pos if kv_cache is not None else 0
+        if start + T > self.config.block_size:
+            raise ValueError(f"sequence of length {start + T} exceeds block_size {self.config.block_size}")
+        x = self.transformer.wte(idx)  # (B, T, C)
+        rope = None
+        if self.config.positions == "learned":
+            pos = torch.arange(start, start + T, device=idx.device)
+            x = x + self.transformer.wpe(pos)  # (T, C) broadcast over the batch
+        elif self.config.positions == "sinusoidal":
+            x = x + self.pos_table[start : start + T].to(x.dtype)
+        else:
+            rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])
+        x = self.transformer.drop(x)
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, rope, kv_cache[i] if kv_cache is not None else None)
+        x = self.transformer.ln_f(x)
+        logits = self.lm_head(x)  # (B, T, vocab)
+        if targets is None:
+            return logits
+        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+        return logits, loss
+
+    def new_kv_cache(self, batch: int, max_len: int | None = None) -> list[KVCache]:
+        """Empty per-layer KV caches for generation of up to `max_len` (default block_size) positions."""
+        p = self.transformer.wte.weight
+        c = self.config
+        return [KVCache(batch, c.n_kv_head, max_len or c.block_size, c.head_dim, p.device, p.dtype)
+                for _ in range(c.n_layer)]
+
+    def num_params(self, non_embedding: bool = True) -> int:
+        """Parameter count; by default without position embeddings (tied token embeddings count once)."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding and "wpe" in self.transformer:
+            n -= self.transformer.wpe.weight.numel()
+        return n
+
+    def flops_per_token(self, seq_len: int | None = None) -> float:
+        """Training FLOPs per token (forward + backward), PaLM appendix B: 6N + 12 * L * H * Q * T."""
+        c = self.config
+        T = seq_len or c.block_size
+        return 6 * self.num_params() + 12 * c.n_layer * c.n_head * c.head_dim * T
+
+    def save(self, directory: str | Path) -> None:
+        """Write model.safetensors + config.yaml into `directory` (tied weights are stored once)."""
+        from roots.model.io import save_model
+
+        save_model(self, directory)
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> TransformerModel:
+        from roots.model.io import load_model
+
+        return load_model(directory, device)

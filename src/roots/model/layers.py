@@ -1,0 +1,157 @@
+"""Transformer building blocks: norms, rotary/sinusoidal positions, causal self-attention, MLPs, KV cache.
+
+Parameter names follow nanoGPT (`c_attn`, `c_proj`, `c_fc`, `ln_1`, ...) so checkpoints map onto
+GPT-2 and Llama layouts by renaming and splitting only (see tests/model/test_gpt.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from roots.model.config import ModelConfig
+
+
+class LayerNorm(nn.Module):
+    """LayerNorm with an optional bias (PyTorch's `nn.LayerNorm` cannot drop only the bias)."""
+
+    def __init__(self, dim: int, bias: bool, eps: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.bias = nn.Parameter(torch.zeros(dim)) if bias else None
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square norm (Zhang & Sennrich 2019), computed in float32 as Llama does."""
+
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x32.to(x.dtype)
+
+
+def make_norm(config: ModelConfig) -> nn.Module:
+    if config.norm == "rmsnorm":
+        return RMSNorm(config.n_embd, config.norm_eps)
+    return LayerNorm(config.n_embd, config.bias, config.norm_eps)
+
+
+def sinusoidal_table(n_pos: int, dim: int) -> torch.Tensor:
+    """The fixed position encodings of Vaswani et al. 2017: sin on even, cos on odd channels. (n_pos, dim)"""
+    pos = torch.arange(n_pos, dtype=torch.float32)[:, None]
+    inv_freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(n_pos, dim)
+    table[:, 0::2] = torch.sin(pos * inv_freq)
+    table[:, 1::2] = torch.cos(pos * inv_freq)[:, : dim // 2]
+    return table
+
+
+def rope_cache(n_pos: int, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin for rotary embeddings (Su et al. 2021) in the half-split layout of HF Llama. (n_pos, hd)"""
+    inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+    freqs = torch.outer(torch.arange(n_pos, dtype=torch.float32), inv_freq)  # (n_pos, hd/2)
+    emb = torch.cat([freqs, freqs], dim=-1)  # (n_pos, hd)
+    return emb.cos(), emb.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate channel pairs (i, i + hd/2) of x (B, nh, T, hd) by position-dependent angles."""
+    x1, x2 = x.chunk(2, dim=-1)
+    rotated = torch.cat([-x2, x1], dim=-1)
+    return (x * cos + rotated * sin).to(x.dtype)
+
+
+class KVCache:
+    """Keys and values of past positions for one layer, preallocated for `max_len` positions."""
+
+    def __init__(self, batch: int, n_kv_head: int, max_len: int, head_dim: int,
+                 device: torch.device | str, dtype: torch.dtype) -> None:
+        self.k = torch.zeros(batch, n_kv_head, max_len, head_dim, device=device, dtype=dtype)
+        self.v = torch.zeros_like(self.k)
+        self.pos = 0  # number of positions filled
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store k, v (B, n_kv, T, hd) after the cached ones; return all keys/values so far."""
+        t = k.size(2)
+        if self.pos + t > self.k.size(2):
+            raise ValueError(f"KV cache is full: {self.pos} + {t} > {self.k.size(2)} positions")
+        self.k[:, :, self.pos : self.pos + t] = k
+        self.v[:, :, self.pos : self.pos + t] = v
+        self.pos += t
+        return self.k[:, :, : self.pos], self.v[:, :, : self.pos]
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head (or grouped-query) causal self-attention through `F.scaled_dot_product_attention`."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.n_head, self.n_kv_head, self.head_dim = config.n_head, config.n_kv_head, config.head_dim
+        # one fused projection for q, k, v: fewer, larger matmuls
+        qkv_dim = (config.n_head + 2 * config.n_kv_head) * config.head_dim
+        self.c_attn = nn.Linear(config.n_embd, qkv_dim, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+        self.dropout = config.dropout
+
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+                kv_cache: KVCache | None = None) -> torch.Tensor:
+        B, T, C = x.shape
+        q_dim, kv_dim = self.n_head * self.head_dim, self.n_kv_head * self.head_dim
+        q, k, v = self.c_attn(x).split([q_dim, kv_dim, kv_dim], dim=2)
+        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, nh, T, hd)
+        k = k.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)  # (B, n_kv, T, hd)
+        v = v.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)  # (B, n_kv, T, hd)
+        if rope is not None:
+            cos, sin = rope  # (T, hd) for the positions of x
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+
+        mask, is_causal = None, True
+        if kv_cache is not None:
+            past = kv_cache.pos
+            k, v = kv_cache.append(k, v)  # (B, n_kv, past + T, hd)
+            if past > 0:
+                # query i sits at position past + i and may see keys 0 .. past + i
+                is_causal = False
+                if T > 1:
+                    mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=is_causal, dropout_p=self.dropout if self.training else 0.0,
+            enable_gqa=self.n_kv_head != self.n_head,
+        )  # (B, nh, T, hd)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble all head outputs side by side
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward: GELU (GPT-2) or SwiGLU (Shazeer 2020, Llama)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.kind = config.mlp
+        hidden = config.intermediate_size
+        # SwiGLU's gate and up projections are fused into one matmul: c_fc = [gate; up]
+        self.c_fc = nn.Linear(config.n_embd, 2 * hidden if self.kind == "swiglu" else hidden, bias=config.bias)
+        self.c_proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.c_fc(x)  # (B, T, hidden) or (B, T, 2 * hidden)
+        if self.kind == "swiglu":
+            gate, up = h.chunk(2, dim=-1)
+            h = F.silu(gate) * up
+        else:
+            h = F.gelu(h, approximate="tanh" if self.kind == "gelu_tanh" else "none")
+        return self.dropout(self.c_proj(h))
