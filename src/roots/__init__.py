@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "TransformerModel": "roots.model.gpt:TransformerModel",
     "TrainConfig": "roots.train.config:TrainConfig",
     "Trainer": "roots.train.trainer:Trainer",
+    "Tokenizer": "roots.tokenizer.tokenizer:Tokenizer",
 }
 
 

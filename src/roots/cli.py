@@ -31,6 +31,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lm train": ("roots.data.lm:train", "train an n-gram LM (modified Kneser-Ney, ARPA) for perplexity filtering"),
     "train": ("roots.train.trainer:train", "train a language model on token shards (resumable)"),
     "generate": ("roots.model.generate:generate", "continue a prompt with a trained model"),
+    "tokenizer train": ("roots.tokenizer.train:run",
+                        "train a BPE / WordPiece / Unigram / char tokenizer (HF tokenizers) on a corpus"),
+    "tokenize": ("roots.tokenizer.shards:run", "encode a corpus into train/val token shards (.bin + meta.json)"),
 }
 
 
