@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from roots.model.config import PRESETS, ModelConfig
 from roots.model.build import build_model
+from roots.model.config import PRESETS, ModelConfig
 from roots.model.gpt import TransformerModel
 
 transformers = pytest.importorskip("transformers")
