@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "quickstart": ("roots.quickstart:quickstart", "the whole job on a built-in corpus that works offline"),
     "lm train": ("roots.data.lm:train", "train an n-gram LM (modified Kneser-Ney, ARPA) for perplexity filtering"),
     "train": ("roots.train.trainer:train", "train a language model on token shards (resumable)"),
+    "finetune": ("roots.train.finetune.finetune:finetune",
+                 "fine-tune a model on JSONL task data: full, LoRA, prefix or prompt tuning"),
     "generate": ("roots.model.generate:generate", "continue a prompt with a trained model"),
     "tokenizer train": ("roots.tokenizer.train:run",
                         "train a BPE / WordPiece / Unigram / char tokenizer (HF tokenizers) on a corpus"),
