@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -20,3 +21,41 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "MANIFEST.md").exists():
         pytest.skip(f"real test data not found at {SHARED_DATA} (a CI checkout has ../shared/data)")
     return SHARED_DATA
+
+
+def synthetic_tokens(n: int, vocab: int = 64, seed: int = 0) -> np.ndarray:
+    """A learnable stream: each token mostly follows from the previous one, with some noise."""
+    rng = np.random.default_rng(seed)
+    out = np.empty(n, dtype=np.int64)
+    out[0] = 0
+    noise = rng.integers(0, vocab, n)
+    coin = rng.random(n) < 0.2
+    for i in range(1, n):
+        out[i] = noise[i] if coin[i] else (3 * out[i - 1] + 1) % vocab
+    return out
+
+
+@pytest.fixture
+def shards(tmp_path):
+    """Train/val token shards of a learnable synthetic stream (vocabulary 64)."""
+    from roots.train.loader import write_token_shards
+
+    return write_token_shards(tmp_path / "shards", {"train": synthetic_tokens(20_000),
+                                                    "val": synthetic_tokens(4_000, seed=1)}, vocab_size=64)
+
+
+def _tiny_config(data, out_dir, **overrides):
+    from roots.model.config import ModelConfig
+    from roots.train.config import OptimConfig, ScheduleConfig, TrainConfig
+
+    model = ModelConfig.from_preset("debug", vocab_size=0, block_size=32, dropout=0.1)
+    fields = dict(data=str(data), out_dir=str(out_dir), model=model, batch_size=4, grad_accum=2, max_steps=12,
+                  eval_every=4, eval_batches=2, log_every=1, threads=1, tensorboard=False,
+                  optim=OptimConfig(lr=3e-3), schedule=ScheduleConfig(warmup_steps=2))
+    return TrainConfig(**{**fields, **overrides})
+
+
+@pytest.fixture
+def tiny_config():
+    """A factory of small, fast TrainConfigs (debug model, dropout on, grad accumulation)."""
+    return _tiny_config
