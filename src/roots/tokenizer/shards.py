@@ -345,7 +345,8 @@ def tokenize(config: TokenizeConfig) -> dict[str, Any]:
         }
     meta = artifact_meta(
         FORMAT, FORMAT_VERSION, dtype=dtype, vocab_size=tok.vocab_size, eos_id=tok.eos_id,
-        bos_id=tok.bos_id, pad_id=tok.pad_id, tokenizer_dir=str(Path(config.tokenizer).resolve()),
+        bos_id=tok.bos_id, pad_id=tok.pad_id,
+        special_ids={role: tok.token_to_id(t) for role, t in tok.special_tokens.items()}, tokenizer_dir=str(Path(config.tokenizer).resolve()),
         tokenizer_kind=tok.kind, tokenizer_sha256=settings["tokenizer_sha256"],
         split={"mode": config.val_split, "val_fraction": config.val_fraction, "seed": config.split_seed},
         splits=splits, skipped=dict(skipped), source=source_record(config.input),
