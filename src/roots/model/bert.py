@@ -140,17 +140,24 @@ class BertModel(nn.Module):
     def forward(self, idx: torch.Tensor, token_type: torch.Tensor | None = None,
                 key_mask: torch.Tensor | None = None, mlm_targets: torch.Tensor | None = None,
                 nsp_targets: torch.Tensor | None = None) -> Any:
-        """MLM logits (B, T, vocab) and NSP logits (B, 2); with targets also the summed loss
-        (mean MLM cross-entropy over masked positions, targets -100 elsewhere, + NSP cross-entropy)."""
+        """MLM logits (B, T, vocab) and NSP logits (B, 2). With mlm_targets (-100 where not predicted) also
+        the loss (mean MLM cross-entropy over predicted positions + NSP cross-entropy), and then the MLM
+        logits of the predicted positions only (N_predicted, vocab)."""
         h = self.features(idx, token_type, key_mask)
-        mlm_logits = self.lm_head(self.mlm_norm(F.gelu(self.mlm_dense(h))))
         nsp_logits = self.nsp_head(self.pool(h))
         if mlm_targets is None:
-            return mlm_logits, nsp_logits
-        loss = F.cross_entropy(mlm_logits.float().flatten(0, 1), mlm_targets.flatten(), ignore_index=-100)
+            return self.mlm_logits(h), nsp_logits
+        # training: the vocabulary projection only where a token is predicted (~15%), its largest matmul
+        predicted = mlm_targets != -100
+        mlm_logits = self.mlm_logits(h[predicted])  # (N_predicted, vocab)
+        loss = F.cross_entropy(mlm_logits.float(), mlm_targets[predicted])
         if nsp_targets is not None:
             loss = loss + F.cross_entropy(nsp_logits.float(), nsp_targets)
         return (mlm_logits, nsp_logits), loss
+
+    def mlm_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """The MLM head: transform (dense, GELU, norm), then the tied vocabulary projection. (..., vocab)"""
+        return self.lm_head(self.mlm_norm(F.gelu(self.mlm_dense(h))))
 
     def num_params(self, non_embedding: bool = True) -> int:
         n = sum(p.numel() for p in self.parameters())
