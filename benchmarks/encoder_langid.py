@@ -50,6 +50,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="tiny model and few steps (< 1 minute on CPU)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default="")
+    ap.add_argument("--pretrain-steps", type=int, default=500)
+    ap.add_argument("--epochs", type=int, default=1, help="fine-tuning epochs")
+    ap.add_argument("--norm-position", default="pre", choices=["pre", "post"],
+                    help="pre-norm trains stably in few steps; post is BERT's original")
     args = ap.parse_args()
 
     import torch
@@ -82,20 +86,22 @@ def main() -> None:
         for lang, texts in docs.items():
             for i in range(0, len(texts), 8):
                 f.write(json.dumps({"id": f"{lang}-{i}", "text": " ".join(texts[i : i + 8])}) + "\n")
-    vocab = 2000 if args.quick else 16000
+    vocab = 2000 if args.quick else 4000
     Tokenizer.train(str(work / "corpus.jsonl"), "wordpiece", vocab).save(work / "tok")
     tokenize(TokenizeConfig(tokenizer=str(work / "tok"), input=str(work / "corpus.jsonl"),
                             output=str(work / "shards"), val_fraction=0.05))
 
+    # sized for a few CPU minutes; a GPU affords bert-mini (4 x 256) and thousands of steps
     size = dict(n_layer=2, n_head=2, n_embd=64, block_size=64) if args.quick else \
-        dict(n_layer=4, n_head=4, n_embd=256, block_size=128)
-    model = ModelConfig.from_preset("bert-mini", vocab_size=0, dropout=0.1, **size)
+        dict(n_layer=4, n_head=4, n_embd=128, block_size=64)
+    model = ModelConfig.from_preset("bert-mini", vocab_size=0, dropout=0.1, norm_position=args.norm_position,
+                                    **size)
     t0 = time.time()
-    pre_steps = 150 if args.quick else 3000
+    pre_steps = 150 if args.quick else args.pretrain_steps
     trainer = Trainer(TrainConfig(
         data=str(work / "shards"), out_dir=str(work / "pretrain"), model=model,
-        batch_size=16 if args.quick else 128, max_steps=pre_steps, eval_every=pre_steps, eval_batches=4,
-        device=args.device, tensorboard=False, optim=OptimConfig(lr=1e-3 if args.quick else 5e-4, weight_decay=0.01),
+        batch_size=16 if args.quick else 32, max_steps=pre_steps, eval_every=pre_steps, eval_batches=4,
+        device=args.device, tensorboard=False, optim=OptimConfig(lr=1e-3, weight_decay=0.01),
         schedule=ScheduleConfig(warmup_steps=pre_steps // 10, name="linear", min_lr_ratio=0.0)))
     pre = trainer.fit()
     pretrain_s = time.time() - t0
@@ -109,8 +115,8 @@ def main() -> None:
     for name, base in (("pretrained", work / "pretrain"), ("scratch", scratch)):
         run = FinetuneRun(FinetuneConfig(
             model=str(base), train=str(work / "train.jsonl"), valid=str(work / "test.jsonl"),
-            out_dir=str(work / f"ft_{name}"), method="full", epochs=2 if args.quick else 4, batch_size=32,
-            device=args.device, optim=OptimConfig(lr=1e-3 if args.quick else 2e-4, weight_decay=0.01),
+            out_dir=str(work / f"ft_{name}"), method="full", epochs=2 if args.quick else args.epochs, batch_size=32,
+            device=args.device, optim=OptimConfig(lr=5e-4, weight_decay=0.01),
             schedule=ScheduleConfig(name="linear", warmup_steps=20, min_lr_ratio=0.0)))
         t0 = time.time()
         run.fit()
