@@ -126,6 +126,8 @@ class TransformerModel(nn.Module):
         """Empty per-layer KV caches for generation of up to `max_len` (default block_size) positions."""
         p = self.transformer.wte.weight
         c = self.config
+        if self.soft_prompt is not None and max_len:  # the prompt's positions are cached too
+            max_len += self.soft_prompt(1).size(1)
         return [KVCache(batch, c.n_kv_head, max_len or c.block_size, c.head_dim, p.device, p.dtype)
                 for _ in range(c.n_layer)]
 
