@@ -108,6 +108,19 @@ def test_prefix_and_prompt_change_outputs_and_keep_shapes(preset):
     assert prompted.shape == plain.shape
 
 
+def test_soft_prompt_decoder_generates_with_cache():
+    from roots.model.generate import sample
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig.from_preset("debug")).eval()
+    apply_prompt(model, 5)
+    idx = torch.randint(0, 256, (1, 6))
+    greedy = torch.stack(list(sample(model, idx, 8, temperature=0.0)), dim=1)  # (1, 8), never stops early
+    with torch.no_grad():
+        full = model(torch.cat([idx, greedy[:, :-1]], dim=1))[:, 5:].argmax(-1)
+    assert torch.equal(full, greedy)
+
+
 def test_prefix_decoder_generation_with_cache_matches_full_forward():
     torch.manual_seed(0)
     model = build_model(ModelConfig.from_preset("debug")).eval()
@@ -215,3 +228,51 @@ def test_cli_lora_merge_and_prefix(tmp_path, tokenizer_dir, capsys):
     idx = torch.randint(5, 400, (2, 12))
     with torch.no_grad():
         torch.testing.assert_close(merged.features(idx), tuned.base.features(idx), atol=1e-5, rtol=1e-5)
+
+
+def test_resume_after_kill_continues_exactly(tmp_path, tokenizer_dir):
+    base = _base(tmp_path, tokenizer_dir, "debug-bert")
+    data = _classification_jsonl(tmp_path / "train.jsonl")
+
+    def config(out):
+        return FinetuneConfig(model=str(base), train=str(data), out_dir=str(tmp_path / out), method="lora",
+                              max_steps=6, batch_size=8, checkpoint_every=2, threads=1)
+
+    straight = FinetuneRun(config("a"))
+    straight.fit()
+    killed = FinetuneRun(config("b"))
+    killed.fit(stop_at=4)  # checkpoint at step 4, then "killed"
+    resumed = FinetuneRun(config("b"))
+    assert resumed.step == 4
+    resumed.fit()
+    a, b = dict(straight.model.named_parameters()), dict(resumed.model.named_parameters())
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def test_chat_and_decoder_seq2seq_finetune(tmp_path, tokenizer_dir):
+    base = _base(tmp_path, tokenizer_dir, "debug")
+    texts = _texts()[:40]
+    chats = [{"messages": [{"role": "user", "content": t}, {"role": "assistant", "content": t.lower()}]}
+             for t in texts]
+    (tmp_path / "chat.jsonl").write_text("".join(json.dumps(c) + "\n" for c in chats))
+    assert finetune(FinetuneConfig(model=str(base), train=str(tmp_path / "chat.jsonl"), task="chat",
+                                   out_dir=str(tmp_path / "chat"), method="lora", max_steps=3, threads=1,
+                                   merge=True)) == 0
+    assert (tmp_path / "chat" / "merged" / "model.safetensors").is_file()
+    (tmp_path / "mt.jsonl").write_text("".join(json.dumps({"source": t, "target": t.lower()}) + "\n"
+                                               for t in texts))
+    assert finetune(FinetuneConfig(model=str(base), train=str(tmp_path / "mt.jsonl"), task="seq2seq",
+                                   out_dir=str(tmp_path / "mt"), method="prompt", virtual_tokens=4, max_steps=3,
+                                   threads=1, eval_limit=2, max_new_tokens=6)) == 0
+    metrics = json.loads((tmp_path / "mt" / "metrics.json").read_text())
+    assert "bleu" in metrics and "chrf" in metrics
+
+
+def test_chat_needs_a_decoder(tmp_path, tokenizer_dir):
+    from roots.common.errors import UserError
+
+    base = _base(tmp_path, tokenizer_dir, "debug-bert")
+    (tmp_path / "chat.jsonl").write_text(json.dumps({"messages": []}) + "\n")
+    with pytest.raises(UserError, match="decoder"):
+        FinetuneRun(FinetuneConfig(model=str(base), train=str(tmp_path / "chat.jsonl"), task="chat"))

@@ -267,7 +267,8 @@ class FinetuneRun:
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k: v.to(self.device) for k, v in batch.items()}
 
-    def fit(self) -> None:
+    def fit(self, stop_at: int | None = None) -> None:
+        """Train to max_steps (or stop after step `stop_at` with a checkpoint, as a killed run would)."""
         from tqdm.auto import tqdm
 
         self.model.train()
@@ -287,6 +288,8 @@ class FinetuneRun:
             bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
             if self.step % self.config.checkpoint_every == 0 and self.step < self.max_steps:
                 self.save_checkpoint()
+            if stop_at is not None and self.step >= stop_at:
+                break
         bar.close()
 
     # -------------------------------------------------------------------------------- state
