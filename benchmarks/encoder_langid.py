@@ -7,6 +7,10 @@ language ID (a) from the pretrained weights and (b) from scratch, same model, st
 test accuracy and macro F1 of both; the anchor is (b).
 
     python benchmarks/encoder_langid.py [--quick] [--data ../shared/data] [--device cuda]
+
+Measured 2026-11-23 on the shared 2-core CPU (defaults: 4 x 128 pre-norm, 500 MLM+NSP steps of 32 x 64,
+1 fine-tuning epoch): 75 languages, 2,250 test sentences; pretrained acc 0.259 / macro F1 0.204,
+scratch acc 0.260 / macro F1 0.181. 500 pretraining steps (MLM+NSP val loss 7.0) are too few to matter.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ and English text of the training pairs first (--pretrain-steps), then `roots fin
 The anchor is copying the source (BLEU of the untranslated German), which any working model must beat.
 
     python benchmarks/seq2seq_mt.py [--quick] [--data ../shared/data] [--device cuda]
+
+Measured 2026-11-23 on the shared 2-core CPU (defaults: 2 + 2 layers of 128, 100 span-corruption steps,
+800 fine-tuning steps of 32 pairs, beam 4): BLEU 0.49, chrF 12.1 on 100 held-out segments
+(nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0); copying the source scores BLEU 3.52.
 """
 
 from __future__ import annotations
