@@ -22,4 +22,4 @@ def test_shipped_train_config_loads(path):
 
 def test_the_benchmark_configs_are_shipped():
     names = {p.name for p in TRAIN_CONFIGS}
-    assert {"shakespeare_char_baby.yaml", "shakespeare_char.yaml"} <= names
+    assert {"shakespeare_char_baby.yaml", "shakespeare_char.yaml", "encoder_tiny.yaml", "seq2seq_tiny.yaml"} <= names

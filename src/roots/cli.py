@@ -20,7 +20,8 @@ from roots.common.errors import UserError
 
 # command words -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "quickstart": ("roots.workflows.quickstart:quickstart", "the whole job on a built-in corpus that works offline"),
+    "quickstart": ("roots.workflows.quickstart:quickstart",
+                   "the whole job on a built-in corpus that works offline"),
     "curate": ("roots.data.pipeline:curate", "run a curation recipe over WARC/WET/JSONL/Parquet/text inputs"),
     "report": ("roots.data.report:run", "(re)write a curation run's funnel report (report.html, funnel.png)"),
     "lm train": ("roots.data.lm:train",
@@ -30,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokenize": ("roots.tokenizer.shards:run",
                  "encode a corpus into train/val token shards (.bin + meta.json)"),
     "train": ("roots.train.trainer:train", "train a language model on token shards (resumable)"),
+    "finetune": ("roots.train.finetune.finetune:finetune",
+                 "fine-tune a model on JSONL task data: full, LoRA, prefix or prompt tuning"),
     "generate": ("roots.model.generate:generate", "continue a prompt with a trained model"),
     "eval perplexity": ("roots.eval.lm:perplexity_run",
                         "sliding-window perplexity of a model on text: nats/token, bits/byte, word ppl"),
@@ -44,13 +47,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
                   "a checkpoint as a Hugging Face transformers folder (GPT-2 or Llama), logits verified"),
     "import hf": ("roots.export.hf:run_import",
                   "a local Hugging Face GPT-2 / Llama folder as a roots checkpoint"),
+    "serve": ("roots.serve.server:serve", "OpenAI-compatible API server + playground over a model"),
     "ablate": ("roots.workflows.ablate:ablate",
                "curate one crawl with several recipes, train identical models, compare bits/byte"),
     "inspect attention": ("roots.workflows.inspect:inspect_attention",
                           "attention heatmaps (every layer and head) of a model on a prompt"),
     "inspect embeddings": ("roots.workflows.inspect:inspect_embeddings",
                            "nearest neighbours of a token or sentence in a model's embedding space"),
-    "serve": ("roots.serve.server:serve", "OpenAI-compatible API server + playground over a model"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from roots.model.build import build_model
 from roots.model.config import PRESETS, ModelConfig
 from roots.model.gpt import TransformerModel
 
@@ -150,7 +151,7 @@ def test_config_validation():
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_every_preset_builds(name):
     with torch.device("meta"):
-        model = TransformerModel.from_preset(name)
+        model = build_model(ModelConfig.from_preset(name))  # every family's presets
     assert model.num_params() > 0
 
 

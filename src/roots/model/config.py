@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 @dataclass
 class ModelConfig:
-    """A Transformer language model. Only `arch: decoder` (GPT/Llama style) is implemented so far."""
+    """A Transformer: decoder-only (GPT/Llama), encoder (BERT) or encoder-decoder (BART/T5-style seq2seq)."""
 
-    arch: Literal["decoder"] = "decoder"
+    arch: Literal["decoder", "encoder", "encoder-decoder"] = "decoder"
     vocab_size: int = 0  # 0: taken from the token shards' meta.json at training time
     block_size: int = 1024  # maximum context length
     n_layer: int = 12
@@ -28,10 +28,16 @@ class ModelConfig:
     tie_embeddings: bool = True  # lm_head shares the token embedding matrix
     dropout: float = 0.0
     init_std: float = 0.02
+    # encoder and encoder-decoder families (BERT, BART): post-norm blocks with a norm after the embeddings
+    norm_position: Literal["pre", "post"] = "pre"
+    type_vocab_size: int = 2  # encoder: segment (token type) embeddings for sentence pairs
+    n_decoder_layer: int = 0  # encoder-decoder: decoder depth; 0 means n_layer
 
     def __post_init__(self) -> None:
         if self.n_kv_head == 0:
             self.n_kv_head = self.n_head
+        if self.n_decoder_layer == 0:
+            self.n_decoder_layer = self.n_layer
         if self.intermediate_size == 0:
             self.intermediate_size = 4 * self.n_embd
         if self.n_embd % self.n_head:
@@ -40,6 +46,8 @@ class ModelConfig:
             raise ValueError(f"n_head ({self.n_head}) must be divisible by n_kv_head ({self.n_kv_head})")
         if self.positions == "rope" and self.head_dim % 2:
             raise ValueError(f"RoPE needs an even head dimension, got {self.head_dim}")
+        if self.arch != "decoder" and self.positions == "rope":
+            raise ValueError(f"arch {self.arch!r} supports learned or sinusoidal positions, not rope")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
@@ -62,6 +70,11 @@ _GPT2 = dict(vocab_size=50304, block_size=1024, positions="learned", norm="layer
              bias=True, tie_embeddings=True)  # 50304 = 50257 padded to a multiple of 64 (nanoGPT)
 _LLAMA = dict(positions="rope", norm="rmsnorm", mlp="swiglu", bias=False, tie_embeddings=False)
 
+_BERT = dict(arch="encoder", vocab_size=30522, block_size=512, positions="learned", norm="layernorm",
+             norm_position="post", norm_eps=1e-12, mlp="gelu", bias=True, tie_embeddings=True)
+_BART = dict(arch="encoder-decoder", vocab_size=50265, block_size=1024, positions="learned", norm="layernorm",
+             norm_position="post", mlp="gelu", bias=True, tie_embeddings=True)
+
 PRESETS: dict[str, dict[str, Any]] = {
     # GPT-2 family (Radford et al. 2019) and minGPT's small siblings
     "gpt2-124m": dict(_GPT2, n_layer=12, n_head=12, n_embd=768),
@@ -80,8 +93,16 @@ PRESETS: dict[str, dict[str, Any]] = {
                         n_embd=576, intermediate_size=1536, tie_embeddings=True, norm_eps=1e-5),
     "llama-micro": dict(_LLAMA, vocab_size=32000, block_size=256, n_layer=4, n_head=4, n_kv_head=2,
                         n_embd=128, intermediate_size=352),
+    # BERT (Devlin et al. 2019): post-norm encoder, learned positions, exact GELU, WordPiece 30522
+    "bert-base": dict(_BERT, n_layer=12, n_head=12, n_embd=768),
+    "bert-mini": dict(_BERT, n_layer=4, n_head=4, n_embd=256, block_size=256),
+    # BART (Lewis et al. 2020): post-norm encoder-decoder
+    "bart-base": dict(_BART, n_layer=6, n_head=12, n_embd=768),
+    "bart-mini": dict(_BART, n_layer=3, n_head=4, n_embd=256, block_size=256),
     # tiny debug sizes for tests
     "debug": dict(_GPT2, vocab_size=256, block_size=64, n_layer=2, n_head=2, n_embd=32),
+    "debug-bert": dict(_BERT, vocab_size=256, block_size=64, n_layer=2, n_head=2, n_embd=32),
+    "debug-bart": dict(_BART, vocab_size=256, block_size=64, n_layer=2, n_head=2, n_embd=32),
     "debug-llama": dict(_LLAMA, vocab_size=256, block_size=64, n_layer=2, n_head=4, n_kv_head=2, n_embd=32,
                         intermediate_size=64),
 }

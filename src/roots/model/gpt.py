@@ -39,7 +39,8 @@ class TransformerModel(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         if config.arch != "decoder":
-            raise NotImplementedError(f"arch {config.arch!r} is not implemented yet (only 'decoder')")
+            raise ValueError(f"TransformerModel is the decoder; build arch {config.arch!r} with "
+                             f"roots.model.build.build_model")
         if config.vocab_size <= 0:
             raise ValueError("ModelConfig.vocab_size must be set (the trainer takes it from the token shards)")
         self.config = config
@@ -60,6 +61,7 @@ class TransformerModel(nn.Module):
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_embeddings:
             self.lm_head.weight = self.transformer.wte.weight  # https://paperswithcode.com/method/weight-tying
+        self.soft_prompt: nn.Module | None = None
         self.apply(self._init_weights)
         # GPT-2: scale the init of residual output projections by 1/sqrt(2 * n_layer)
         for name, p in self.named_parameters():
@@ -85,11 +87,28 @@ class TransformerModel(nn.Module):
         With `kv_cache` (one KVCache per layer, see `new_kv_cache`), idx holds only the new positions and
         the cache supplies the past ones. Targets equal to -100 are ignored.
         """
-        T = idx.size(1)
+        logits = self.lm_head(self.features(idx, kv_cache))  # (B, T, vocab)
+        if targets is None:
+            return logits
+        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+        return logits, loss
+
+    def features(self, idx: torch.Tensor, kv_cache: list[KVCache] | None = None) -> torch.Tensor:
+        """The final-norm hidden states (B, T, C) of idx (B, T): what the lm_head and task heads read.
+
+        A soft prompt (prompt tuning, see roots.train.finetune.adapters) set as `self.soft_prompt` is
+        prepended as P learned embeddings before the first position; its outputs are not returned.
+        """
         start = kv_cache[0].pos if kv_cache is not None else 0
+        x = self.transformer.wte(idx)  # (B, T, C)
+        n_prompt = 0
+        if self.soft_prompt is not None and start == 0:
+            prompt = self.soft_prompt(idx.size(0)).to(x.dtype)  # (B, P, C)
+            n_prompt = prompt.size(1)
+            x = torch.cat([prompt, x], dim=1)  # (B, P + T, C)
+        T = x.size(1)
         if start + T > self.config.block_size:
             raise ValueError(f"sequence of length {start + T} exceeds block_size {self.config.block_size}")
-        x = self.transformer.wte(idx)  # (B, T, C)
         rope = None
         if self.config.positions == "learned":
             pos = torch.arange(start, start + T, device=idx.device)
@@ -101,17 +120,14 @@ class TransformerModel(nn.Module):
         x = self.transformer.drop(x)
         for i, block in enumerate(self.transformer.h):
             x = block(x, rope, kv_cache[i] if kv_cache is not None else None)
-        x = self.transformer.ln_f(x)
-        logits = self.lm_head(x)  # (B, T, vocab)
-        if targets is None:
-            return logits
-        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
-        return logits, loss
+        return self.transformer.ln_f(x)[:, n_prompt:]
 
     def new_kv_cache(self, batch: int, max_len: int | None = None) -> list[KVCache]:
         """Empty per-layer KV caches for generation of up to `max_len` (default block_size) positions."""
         p = self.transformer.wte.weight
         c = self.config
+        if self.soft_prompt is not None and max_len:  # the prompt's positions are cached too
+            max_len += self.soft_prompt(1).size(1)
         return [KVCache(batch, c.n_kv_head, max_len or c.block_size, c.head_dim, p.device, p.dtype)
                 for _ in range(c.n_layer)]
 

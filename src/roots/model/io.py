@@ -56,15 +56,15 @@ def read_model_config(directory: str | Path) -> ModelConfig:
 
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu"):
-    """A TransformerModel from a checkpoint folder (model.safetensors + config.yaml)."""
+    """The model (any arch) of a checkpoint folder (model.safetensors + config.yaml)."""
     from safetensors.torch import load_file
 
-    from roots.model.gpt import TransformerModel
+    from roots.model.build import build_model
 
     directory = Path(directory)
     if not (directory / WEIGHTS).exists():
         raise UserError(f"{directory}: no {WEIGHTS} here; expected a roots checkpoint folder")
-    model = TransformerModel(read_model_config(directory))
+    model = build_model(read_model_config(directory))
     state = load_file(str(directory / WEIGHTS), device=str(device))
     if model.config.tie_embeddings:
         state["lm_head.weight"] = state["transformer.wte.weight"]

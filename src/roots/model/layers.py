@@ -93,21 +93,54 @@ class KVCache:
         return self.k[:, :, : self.pos], self.v[:, :, : self.pos]
 
 
-class CausalSelfAttention(nn.Module):
-    """Multi-head (or grouped-query) causal self-attention through `F.scaled_dot_product_attention`."""
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, key_mask: torch.Tensor | None,
+           dropout: float = 0.0) -> torch.Tensor:
+    """SDPA of queries q (B, nh, T, hd) over keys/values (B, n_kv, S, hd), S >= T.
 
-    def __init__(self, config: ModelConfig) -> None:
+    The queries are the last T of the S key positions (earlier keys come from a KV cache or a learned
+    prefix). `key_mask` (B, S') marks real keys (True) versus padding; when S' < S the missing leading
+    positions (a prefix) count as real.
+    """
+    T, S = q.size(2), k.size(2)
+    mask, is_causal = None, causal
+    if key_mask is not None or (causal and S != T):
+        is_causal = False
+        if causal:  # query i sits at position S - T + i and may see keys 0 .. S - T + i
+            mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(diagonal=S - T)
+        if key_mask is not None:
+            if key_mask.size(1) < S:
+                lead = key_mask.new_ones(key_mask.size(0), S - key_mask.size(1))
+                key_mask = torch.cat([lead, key_mask], dim=1)
+            keys = key_mask[:, None, None, :].bool()  # (B, 1, 1, S)
+            mask = keys if mask is None else mask & keys
+        if mask is not None and T == 1 and key_mask is None:
+            mask = None  # one new query sees every key
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal, dropout_p=dropout,
+                                          enable_gqa=q.size(1) != k.size(1))
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head (or grouped-query) self-attention through `F.scaled_dot_product_attention`.
+
+    Causal for decoders; `causal=False` gives the bidirectional attention of encoders. A learned prefix
+    (prefix tuning, see roots.train.finetune.adapters) is set as `self.prefix`: a module returning extra
+    keys/values (B, n_kv, P, hd) that every query may attend to.
+    """
+
+    def __init__(self, config: ModelConfig, causal: bool = True) -> None:
         super().__init__()
         self.n_head, self.n_kv_head, self.head_dim = config.n_head, config.n_kv_head, config.head_dim
+        self.causal = causal
         # one fused projection for q, k, v: fewer, larger matmuls
         qkv_dim = (config.n_head + 2 * config.n_kv_head) * config.head_dim
         self.c_attn = nn.Linear(config.n_embd, qkv_dim, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.dropout = config.dropout
+        self.prefix: nn.Module | None = None
 
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None,
-                kv_cache: KVCache | None = None) -> torch.Tensor:
+                kv_cache: KVCache | None = None, key_mask: torch.Tensor | None = None) -> torch.Tensor:
         B, T, C = x.shape
         q_dim, kv_dim = self.n_head * self.head_dim, self.n_kv_head * self.head_dim
         q, k, v = self.c_attn(x).split([q_dim, kv_dim, kv_dim], dim=2)
@@ -117,22 +150,42 @@ class CausalSelfAttention(nn.Module):
         if rope is not None:
             cos, sin = rope  # (T, hd) for the positions of x
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-
-        mask, is_causal = None, True
         if kv_cache is not None:
-            past = kv_cache.pos
             k, v = kv_cache.append(k, v)  # (B, n_kv, past + T, hd)
-            if past > 0:
-                # query i sits at position past + i and may see keys 0 .. past + i
-                is_causal = False
-                if T > 1:
-                    mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, is_causal=is_causal, dropout_p=self.dropout if self.training else 0.0,
-            enable_gqa=self.n_kv_head != self.n_head,
-        )  # (B, nh, T, hd)
+        if self.prefix is not None:
+            pk, pv = self.prefix(B)  # (B, n_kv, P, hd)
+            k, v = torch.cat([pk.to(k.dtype), k], dim=2), torch.cat([pv.to(v.dtype), v], dim=2)
+        y = attend(q, k, v, self.causal, key_mask, self.dropout if self.training else 0.0)  # (B, nh, T, hd)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble all head outputs side by side
         return self.resid_dropout(self.c_proj(y))
+
+
+class CrossAttention(nn.Module):
+    """Decoder-to-encoder attention: queries from x (B, T, C), keys/values from the encoder output."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.n_head, self.head_dim = config.n_head, config.head_dim
+        self.q_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.c_kv = nn.Linear(config.n_embd, 2 * config.n_embd, bias=config.bias)  # fused k, v
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+        self.dropout = config.dropout
+
+    def memory(self, enc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values (B, nh, S, hd) of the encoder output, computed once per generation."""
+        B, S, C = enc.shape
+        k, v = self.c_kv(enc).split(C, dim=2)
+        return (k.view(B, S, self.n_head, self.head_dim).transpose(1, 2),
+                v.view(B, S, self.n_head, self.head_dim).transpose(1, 2))
+
+    def forward(self, x: torch.Tensor, memory: tuple[torch.Tensor, torch.Tensor],
+                enc_mask: torch.Tensor | None = None) -> torch.Tensor:
+        B, T, C = x.shape
+        q = self.q_proj(x).view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, nh, T, hd)
+        k, v = memory
+        y = attend(q, k, v, False, enc_mask, self.dropout if self.training else 0.0)
+        return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C)))
 
 
 class MLP(nn.Module):

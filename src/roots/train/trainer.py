@@ -23,7 +23,7 @@ from roots.common.config import save_yaml
 from roots.common.errors import UserError
 from roots.common.io import write_json
 from roots.common.records import write_run_record
-from roots.model.gpt import TransformerModel
+from roots.model.build import build_model
 from roots.train import checkpoint as ckpt
 from roots.train.config import TrainConfig
 from roots.train.loader import RandomWindowLoader, TokenShards
@@ -71,15 +71,25 @@ class Trainer:
                             f"({vocab}); set it to 0 to take it from the data")
 
         self._seed_everything(config.seed)
-        self.model = TransformerModel(config.model).to(device)  # the plain module: checkpoints come from here
+        self.model = build_model(config.model).to(device)  # the plain module: checkpoints come from here
         self.train_model = wrap_model(self.model, self.dist, config.parallel, device, config.compile)
         self.optimizer = build_optimizer(self.model, config.optim, device.type)
         self.scheduler = build_scheduler(self.optimizer, config.schedule, config.max_steps)
         world = dict(rank=self.dist.rank, world_size=self.dist.world_size)
-        self.train_loader = RandomWindowLoader(self.train_shards, config.batch_size, config.block_size,
-                                               config.grad_accum, seed=config.seed, **world)
-        self.val_loader = RandomWindowLoader(self.val_shards, config.batch_size, config.block_size,
-                                             config.eval_batches, seed=config.seed + 1, **world)
+        if config.model.arch == "decoder":
+            self.train_loader = RandomWindowLoader(self.train_shards, config.batch_size, config.block_size,
+                                                   config.grad_accum, seed=config.seed, **world)
+            self.val_loader = RandomWindowLoader(self.val_shards, config.batch_size, config.block_size,
+                                                 config.eval_batches, seed=config.seed + 1, **world)
+        else:  # encoder: MLM + NSP; encoder-decoder: span corruption (roots.train.objectives)
+            from roots.train.objectives import make_loader
+
+            ids = _special_ids(Path(config.data), self.data_meta)
+            args = (config.model.arch, ids, config.model.vocab_size, config.batch_size, config.block_size)
+            self.train_loader = make_loader(args[0], self.train_shards, *args[1:], config.grad_accum,
+                                            seed=config.seed, **world)
+            self.val_loader = make_loader(args[0], self.val_shards, *args[1:], config.eval_batches,
+                                          seed=config.seed + 1, **world)
         self.step = 0  # optimizer steps done
         self.best_val = math.inf
         self._last_grad_norm: float | None = None
@@ -167,10 +177,9 @@ class Trainer:
         cfg = self.config
         micro_batches = self.train_loader.next_step()
         total = 0.0
-        for i, (x, y) in enumerate(micro_batches):
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        for i, batch in enumerate(micro_batches):
             with gradient_sync(self.train_model, sync=i == len(micro_batches) - 1), self._autocast():
-                _, loss = self.train_model(x, y)
+                _, loss = self.train_model(**self._inputs(batch))
                 loss = loss / len(micro_batches)
             loss.backward()
             total += loss.item()
@@ -183,15 +192,21 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         return mean_across(total, self.dist, self.device)
 
+    def _inputs(self, batch: tuple[torch.Tensor, torch.Tensor] | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The model's keyword inputs on the device: CLM windows are (x, y); other objectives give dicts."""
+        if not isinstance(batch, dict):
+            batch = {"idx": batch[0], "targets": batch[1]}
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
     @torch.no_grad()
     def evaluate(self) -> float:
         """Mean validation loss over eval_batches fixed batches (the same windows at every evaluation)."""
         self.train_model.eval()
         self.val_loader.generator.manual_seed(self.config.seed + 1)
         losses = []
-        for x, y in self.val_loader.next_step():
+        for batch in self.val_loader.next_step():
             with self._autocast():
-                _, loss = self.train_model(x.to(self.device), y.to(self.device))
+                _, loss = self.train_model(**self._inputs(batch))
             losses.append(loss.item())
         self.train_model.train()
         return mean_across(sum(losses) / len(losses), self.dist, self.device)
@@ -268,6 +283,15 @@ def _tokenizer_file(data_dir: Path, meta: dict[str, Any]) -> Path | None:
     if tok_dir:
         candidates = [Path(tok_dir) / "tokenizer.json", data_dir / tok_dir / "tokenizer.json", *candidates]
     return next((c for c in candidates if c.exists()), None)
+
+
+def _special_ids(data_dir: Path, meta: dict[str, Any]):
+    """The objective's special token ids, from the shards' tokenizer folder (None when there is none)."""
+    from roots.tokenizer.tokenizer import Tokenizer
+    from roots.train.objectives import SpecialIds
+
+    path = _tokenizer_file(data_dir, meta)
+    return SpecialIds.from_tokenizer(Tokenizer.load(path.parent)) if path is not None else None
 
 
 def _progress(initial: int, total: int, disable: bool):
