@@ -138,3 +138,12 @@ def test_textstream_releases_a_false_alarm():
     stream2 = TextStream(Bytes(), stop=("STOP",))
     "".join(stream2.push(b)[0] for b in b"a ST")
     assert stream2.flush() == "ST"
+
+
+def test_overflowing_penalties_fall_back_to_greedy_not_crash():
+    """Found by the schemathesis fuzz test: a tiny repetition penalty overflows logits to inf/nan."""
+    logits = torch.tensor([[float("inf"), float("nan"), 1.0], [0.0, 5.0, 1.0]])
+    ids = draw(logits, [SamplingParams(), SamplingParams()], [torch.Generator(), torch.Generator()])
+    assert all(i in (0, 1, 2) for i in ids.tolist())
+    with pytest.raises(ValueError, match="finite"):
+        SamplingParams(temperature=float("inf"))

@@ -8,6 +8,7 @@ as the OpenAI API and lm-evaluation-harness expect.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +34,10 @@ class SamplingParams:
     prompt_logprobs: bool = False  # logprobs of the prompt tokens (echo)
 
     def __post_init__(self) -> None:
+        floats = (self.temperature, self.top_p, self.min_p, self.repetition_penalty, self.frequency_penalty,
+                  self.presence_penalty)
+        if not all(math.isfinite(x) for x in floats):
+            raise ValueError("sampling parameters must be finite numbers")
         checks = [
             (self.max_tokens >= 0, "max_tokens must be >= 0"),
             (self.temperature >= 0, "temperature must be >= 0"),
@@ -105,10 +110,14 @@ def draw(logits: torch.Tensor, params: list[SamplingParams], generators: list[to
         torch.tensor([p.top_p for p in sub], device=device, dtype=logits.dtype),
         torch.tensor([p.min_p for p in sub], device=device, dtype=logits.dtype),
     )
-    probs = filtered.softmax(dim=-1)
+    # extreme parameters (a penalty of 1e-30, say) can overflow a row to inf/nan: such a row falls back
+    # to its greedy token rather than failing the whole batch
+    probs = torch.nan_to_num(filtered.float().softmax(dim=-1), nan=0.0, posinf=0.0, neginf=0.0)
+    usable = probs.sum(dim=-1) > 0
     ids = greedy_ids.clone()
     for j, i in enumerate(sampled):  # one generator per row keeps seeded requests batch-independent
-        ids[i] = torch.multinomial(probs[j], 1, generator=generators[i]).squeeze(0)
+        if usable[j]:
+            ids[i] = torch.multinomial(probs[j], 1, generator=generators[i]).squeeze(0)
     return ids
 
 
