@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import random
 import shutil
 import time
@@ -43,7 +44,17 @@ def resolve_device(name: str) -> torch.device:
 class Trainer:
     """Owns the model, optimizer, schedule, loaders and run folder of one training run."""
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig | None = None, *, model: torch.nn.Module | None = None,
+                 dataset: str | os.PathLike | None = None, **fields: Any) -> None:
+        """`Trainer(config)`, or by keywords, the way people script it:
+
+            Trainer(model=TransformerModel.from_preset("gpt2-micro", vocab_size=4096),
+                    dataset="shards/", out_dir="runs/x", max_steps=200).train()
+
+        `model` is a module to train as it is (its config and current weights), `dataset` a token-shards
+        folder, and any other keyword a `TrainConfig` field (optim=OptimConfig(lr=1e-3), batch_size=8, ...).
+        """
+        config = _resolve_config(config, model, dataset, fields)
         if not config.data:
             raise UserError("no training data: set --data to a token-shards folder (see `roots tokenize`)")
         self.config = config
@@ -71,7 +82,8 @@ class Trainer:
                             f"({vocab}); set it to 0 to take it from the data")
 
         self._seed_everything(config.seed)
-        self.model = build_model(config.model).to(device)  # the plain module: checkpoints come from here
+        # the plain module: checkpoints come from here
+        self.model = (model if model is not None else build_model(config.model)).to(device)
         self.train_model = wrap_model(self.model, self.dist, config.parallel, device, config.compile)
         self.optimizer = build_optimizer(self.model, config.optim, device.type)
         self.scheduler = build_scheduler(self.optimizer, config.schedule, config.max_steps)
@@ -132,6 +144,10 @@ class Trainer:
         self.load_checkpoint(path)
 
     # ------------------------------------------------------------------------------------------- loop
+
+    def train(self) -> dict[str, Any]:
+        """Train up to max_steps (resuming if the run folder holds a checkpoint); the same as `fit()`."""
+        return self.fit()
 
     def fit(self, stop_at: int | None = None) -> dict[str, Any]:
         """Train up to max_steps (or until `stop_at`, as if killed right after that step's checkpoint)."""
@@ -298,6 +314,24 @@ def _progress(initial: int, total: int, disable: bool):
     from tqdm.auto import tqdm
 
     return tqdm(initial=initial, total=total, desc="train", unit="step", disable=disable, dynamic_ncols=True)
+
+
+def _resolve_config(config: TrainConfig | None, model: torch.nn.Module | None,
+                    dataset: str | os.PathLike | None, fields: dict[str, Any]) -> TrainConfig:
+    valid = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(fields) - valid
+    if unknown:
+        raise TypeError(f"Trainer got unknown option(s) {sorted(unknown)}; TrainConfig fields: {sorted(valid)}")
+    if model is not None:
+        if not hasattr(model, "config"):
+            raise TypeError("Trainer(model=...) needs a roots model (TransformerModel or a family built by "
+                            "roots.model.build.build_model)")
+        fields["model"] = model.config
+    if dataset is not None:
+        fields["data"] = str(dataset)
+    if config is None:
+        return TrainConfig(**fields)
+    return dataclasses.replace(config, **fields) if fields else config
 
 
 def train(config: TrainConfig) -> int:
