@@ -45,7 +45,7 @@ def units(text: str, unit: Unit) -> tuple[np.ndarray, list[tuple[int, int]] | No
         return np.frombuffer(text.encode("utf-8"), dtype=np.uint8), None
     spans = [m.span() for m in _WORD.finditer(text)]
     h = xxhash.xxh32_intdigest
-    ids = np.fromiter((h(text[a:b]) for a, b in spans), dtype=np.uint32, count=len(spans))
+    ids = np.fromiter((h(text[a:b].encode("utf-8", "surrogatepass")) for a, b in spans), dtype=np.uint32, count=len(spans))
     return np.minimum(ids, _WORD_SEP - np.uint32(1)), spans
 
 

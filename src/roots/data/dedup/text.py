@@ -83,9 +83,16 @@ def _full_words_utf8(text: str) -> list[bytes]:
     return text.encode("utf-8", "surrogatepass").translate(_ASCII_FULL).split()
 
 
+def _utf8(items: list[str] | list[bytes]) -> list[bytes]:
+    # xxhash >= 4 hashes bytes only; 3.x hashed a str as its UTF-8 bytes, so the hashes are the same
+    if items and isinstance(items[0], str):
+        return [s.encode("utf-8", "surrogatepass") for s in items]
+    return items  # type: ignore[return-value]
+
+
 def hash_words(tokens: list[str] | list[bytes]) -> np.ndarray:
     """(n,) uint64 hash per word (a str hashes as its UTF-8 bytes)."""
-    return np.fromiter(map(xxhash.xxh3_64_intdigest, tokens), dtype=np.uint64, count=len(tokens))
+    return np.fromiter(map(xxhash.xxh3_64_intdigest, _utf8(tokens)), dtype=np.uint64, count=len(tokens))
 
 
 def word_hashes(text: str, mode: Normalization = "full") -> np.ndarray:
@@ -125,8 +132,8 @@ def text_shingles(text: str, n: int, mode: Normalization = "full") -> np.ndarray
 
 def hash_str(s: str) -> int:
     """Stable 64-bit hash of a string (document ids, urls, texts)."""
-    return xxhash.xxh3_64_intdigest(s)
+    return xxhash.xxh3_64_intdigest(s.encode("utf-8", "surrogatepass"))
 
 
 def hash_ids(ids: list[str]) -> np.ndarray:
-    return np.fromiter(map(xxhash.xxh3_64_intdigest, ids), dtype=np.uint64, count=len(ids))
+    return np.fromiter(map(xxhash.xxh3_64_intdigest, _utf8(ids)), dtype=np.uint64, count=len(ids))
