@@ -37,7 +37,7 @@ class QuickstartConfig:
     model: str = field(default="gpt2-micro", metadata={"help": "model preset (see roots.model.config.PRESETS)"})
     block_size: int = field(default=128, metadata={"help": "training context in tokens"})
     batch_size: int = 16
-    train_steps: int = field(default=600, metadata={"help": "optimizer steps (the main time budget)"})
+    train_steps: int = field(default=1000, metadata={"help": "optimizer steps (the main time budget)"})
     lr: float = 2e-3
     eval_every: int = 250
     samples: int = field(default=3, metadata={"help": "sample generations in the report"})
