@@ -63,6 +63,13 @@ def test_quickstart_runs_every_stage_offline(tmp_path, capsys):
     for src in page.srcs:
         assert (out / src).is_file() and (out / src).stat().st_size > 1000, src
 
+    from roots.train.metrics import read_metrics
+    from roots.workflows.figures import loss_curves
+
+    rows = read_metrics(out / "run/metrics.jsonl")
+    assert sum("train_loss" in r for r in rows) >= 3 and any("val_loss" in r for r in rows)  # both curves drawn
+    assert loss_curves({"m": rows}, tmp_path / "loss.png").stat().st_size > 5000
+
     # a second run resumes: same corpus, training already done
     assert main(["quickstart", "--output", str(out), *TINY]) == 0
     assert [d.id for d in iter_corpus(out / "curated")] == [d.id for d in docs]

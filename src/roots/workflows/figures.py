@@ -32,7 +32,7 @@ def loss_curves(runs: dict[str, list[dict]], path: Path, title: str = "training 
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, (name, rows) in enumerate(runs.items()):
         color = f"C{i}"
-        train = [(r["step"], r["loss"]) for r in rows if "loss" in r]
+        train = [(r["step"], r["train_loss"]) for r in rows if "train_loss" in r]
         val = [(r["step"], r["val_loss"]) for r in rows if r.get("val_loss") is not None]
         if train:
             ax.plot(*zip(*train), color=color, alpha=0.8, label=f"{name} train")
