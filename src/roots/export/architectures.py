@@ -398,12 +398,17 @@ def _bert_to_hf(sd: Tensors, s: ModelShape) -> Tensors:
         r, h = R_BLOCK.format(i=i), f"bert.encoder.layer.{i}."
         _qkv_to_hf(sd, out, r + R_QKV, tuple(h + n for n in _BERT_QKV))
         _copy_to_hf(sd, out, [(r + rn, h + hn) for rn, hn in _BERT_LAYER])
-    if not s.tie_embeddings:
+    if not s.tie_embeddings:  # transformers ties the decoder bias only together with the weight
         out["cls.predictions.decoder.weight"] = sd[R_HEAD]
+        out["cls.predictions.decoder.bias"] = sd["lm_head.bias"].clone()  # safetensors stores no aliases
     return out
 
 
 def _bert_from_hf(hf: Tensors, s: ModelShape) -> Tensors:
+    if not torch.equal(hf.get("cls.predictions.decoder.bias", hf["cls.predictions.bias"]),
+                       hf["cls.predictions.bias"]):
+        raise UserError("BERT cls.predictions.decoder.bias differs from cls.predictions.bias: roots' MLM "
+                        "head has one output bias")
     wte = hf["bert.embeddings.word_embeddings.weight"]
     out = {R_WTE: wte, "transformer.emb.wpe.weight": hf["bert.embeddings.position_embeddings.weight"],
            "transformer.emb.wtt.weight": hf["bert.embeddings.token_type_embeddings.weight"],
@@ -499,8 +504,10 @@ def _bart_to_hf(sd: Tensors, s: ModelShape) -> Tensors:
             if side == "decoder":
                 _qkv_to_hf(sd, out, r + "cross.c_kv", tuple(h + p for p in _BART_KV))
             _copy_to_hf(sd, out, [(r + rn, h + hn) for rn, hn in _bart_layer(side)])
-    if not s.tie_embeddings:
+    if not s.tie_embeddings:  # transformers ties the sides' embed_tokens to `shared` only together with lm_head
         out["lm_head.weight"] = sd[R_HEAD]
+        for side in ("encoder", "decoder"):
+            out[f"model.{side}.embed_tokens.weight"] = wte.clone()  # safetensors stores no aliases
     return out
 
 
@@ -508,6 +515,10 @@ def _bart_from_hf(hf: Tensors, s: ModelShape) -> Tensors:
     if "final_logits_bias" in hf and hf["final_logits_bias"].any():
         raise UserError("BART final_logits_bias is not zero: roots' lm_head has no bias")
     wte = hf["model.shared.weight"] if "model.shared.weight" in hf else hf["model.encoder.embed_tokens.weight"]
+    for side in ("encoder", "decoder"):
+        if not torch.equal(hf.get(f"model.{side}.embed_tokens.weight", wte), wte):
+            raise UserError(f"BART model.{side}.embed_tokens differs from model.shared: roots shares one "
+                            "token embedding between encoder, decoder and lm_head")
     out = {R_WTE: wte, R_HEAD: wte if s.tie_embeddings else hf["lm_head.weight"]}
     for ours, side, n in _bart_sides(s):
         out[f"{ours}.emb.wpe.weight"] = hf[f"model.{side}.embed_positions.weight"][_BART_POS_OFFSET:]

@@ -203,7 +203,7 @@ def model_card(arch: Architecture, shape: ModelShape, summary: dict[str, Any]) -
     run, data = summary.get("run", {}), summary.get("data", {})
     pipeline, kind, usage = _FAMILY_CARD[arch.family]
     if arch.family == "encoder-decoder":
-        kind = f"{shape.n_decoder_layer}-layer-decoder {kind}"
+        kind = f"{kind} ({shape.n_decoder_layer} decoder layers)"
     lines = ["---", "library_name: transformers", f"pipeline_tag: {pipeline}",
              f"tags: [roots, {arch.name}]", "---", "", "# roots model", "",
              f"A {shape.n_layer}-layer, {shape.n_embd}-wide {kind} trained with roots, exported as "
