@@ -1,8 +1,9 @@
 """`roots export hf` and `roots import hf`: roots checkpoints <-> Hugging Face model folders.
 
-Export writes a folder `transformers.AutoModelForCausalLM.from_pretrained` loads offline: config.json,
-model.safetensors, tokenizer.json + tokenizer_config.json (with the chat template), generation_config.json,
-a README.md model card (training data recipe and metrics from the run record) and roots' meta.json. The
+Export writes a folder `transformers` loads offline (decoders: `AutoModelForCausalLM`, encoders:
+`AutoModelForPreTraining`, encoder-decoders: `AutoModelForSeq2SeqLM`): config.json, model.safetensors,
+tokenizer.json + tokenizer_config.json (with the chat template), generation_config.json (not for
+encoders), a README.md model card (training data recipe and metrics from the run record) and roots' meta.json. The
 folder is assembled next to OUT and renamed into place, and by default reloaded with `transformers` to
 check that its logits equal roots' before the command reports success.
 
@@ -120,9 +121,8 @@ def verify_export(model: torch.nn.Module, out: str | os.PathLike, n_tokens: int 
     """Max |logit difference| between roots and the exported folder loaded by `transformers`."""
     transformers = _transformers()
     family = model.config.arch
-    auto = {"decoder": "AutoModelForCausalLM", "encoder": "AutoModelForPreTraining",
-            "encoder-decoder": "AutoModelForSeq2SeqLM"}[family]
-    hf = getattr(transformers, auto).from_pretrained(str(out), dtype=torch.float32).eval()
+    auto_class = choose(ModelShape.of(model.config), family).auto_class
+    hf = getattr(transformers, auto_class).from_pretrained(str(out), dtype=torch.float32).eval()
     cfg = model.config
     x = torch.randint(0, cfg.vocab_size, (2, min(n_tokens, cfg.block_size)),
                       generator=torch.Generator().manual_seed(0))
