@@ -219,3 +219,19 @@ def test_import_untied_bart_needs_one_shared_token_embedding(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(model(src, tgt), bart(input_ids=src, decoder_input_ids=tgt).logits,
                                    rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("preset,weight", [("debug-bert", "bert.encoder.layer.1.output.LayerNorm.bias"),
+                                           ("debug-bart", "model.decoder.layers.1.encoder_attn.v_proj.weight")])
+def test_verification_catches_a_wrong_weight(tmp_path, tok_dir, preset, weight):
+    from safetensors.torch import load_file, save_file
+
+    from roots.export.hf import verify_export
+
+    model = _model(tok_dir, preset)
+    export_hf(model, tok_dir, tmp_path / "hf")
+    assert verify_export(model, tmp_path / "hf") < 1e-4
+    tensors = load_file(str(tmp_path / "hf" / "model.safetensors"))
+    tensors[weight] = tensors[weight] + 0.1
+    save_file(tensors, str(tmp_path / "hf" / "model.safetensors"), metadata={"format": "pt"})
+    assert verify_export(model, tmp_path / "hf") > 1e-3
