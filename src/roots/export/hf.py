@@ -1,8 +1,9 @@
 """`roots export hf` and `roots import hf`: roots checkpoints <-> Hugging Face model folders.
 
-Export writes a folder `transformers.AutoModelForCausalLM.from_pretrained` loads offline: config.json,
-model.safetensors, tokenizer.json + tokenizer_config.json (with the chat template), generation_config.json,
-a README.md model card (training data recipe and metrics from the run record) and roots' meta.json. The
+Export writes a folder `transformers` loads offline (decoders: `AutoModelForCausalLM`, encoders:
+`AutoModelForPreTraining`, encoder-decoders: `AutoModelForSeq2SeqLM`): config.json, model.safetensors,
+tokenizer.json + tokenizer_config.json (with the chat template), generation_config.json (not for
+encoders), a README.md model card (training data recipe and metrics from the run record) and roots' meta.json. The
 folder is assembled next to OUT and renamed into place, and by default reloaded with `transformers` to
 check that its logits equal roots' before the command reports success.
 
@@ -26,7 +27,7 @@ from roots.common.errors import UserError, missing_extra
 from roots.common.io import atomic_write, read_json, write_json
 from roots.common.records import artifact_meta, write_run_record
 from roots.eval.lm import find_tokenizer, resolve_checkpoint
-from roots.export.architectures import ARCHITECTURES, Architecture, DecoderShape, SpecialIds, choose
+from roots.export.architectures import ARCHITECTURES, Architecture, ModelShape, SpecialIds, choose
 
 FORMAT = "roots.hf_export"
 FORMAT_VERSION = 1
@@ -56,12 +57,24 @@ class ImportConfig:
 # ------------------------------------------------------------------------------------------ export
 
 
-def hf_state_dict(model: torch.nn.Module) -> tuple[Architecture, DecoderShape, dict[str, torch.Tensor]]:
+def hf_state_dict(model: torch.nn.Module) -> tuple[Architecture, ModelShape, dict[str, torch.Tensor]]:
     """The Hugging Face architecture and weights of a roots model (refusing inexact conversions)."""
-    shape = DecoderShape.of(model.config)
+    shape = ModelShape.of(model.config)
     arch = choose(shape, model.config.arch)
     state = {k: v.detach().to("cpu", torch.float32) for k, v in model.state_dict().items()}
     return arch, shape, arch.to_hf(state, shape)
+
+
+def to_transformers(model: torch.nn.Module, ids: SpecialIds | None = None) -> Any:
+    """The `transformers` model equal to a roots model, built in memory through the export mapping."""
+    transformers = _transformers()
+    arch, shape, tensors = hf_state_dict(model)
+    config = transformers.AutoConfig.for_model(**arch.hf_config(shape, ids or SpecialIds(None, None, None)))
+    hf = getattr(transformers, arch.hf_class)(config).eval()
+    missing, unexpected = hf.load_state_dict(tensors, strict=False)
+    if unexpected or set(missing) - set(arch.aliases):
+        raise RuntimeError(f"{arch.hf_class} mapping is stale: missing {missing}, unexpected {unexpected}")
+    return hf
 
 
 def export_hf(model: torch.nn.Module, tokenizer_dir: str | os.PathLike, out: str | os.PathLike,
@@ -78,7 +91,7 @@ def export_hf(model: torch.nn.Module, tokenizer_dir: str | os.PathLike, out: str
     from roots.tokenizer.tokenizer import Tokenizer
 
     tokenizer = Tokenizer.load(tokenizer_dir)
-    if tokenizer.eos_id is None:
+    if tokenizer.eos_id is None and arch.family != "encoder":
         raise UserError(f"tokenizer {tokenizer_dir} has no EOS token; roots models need one")
     if tokenizer.vocab_size > shape.vocab_size:
         raise UserError(f"tokenizer {tokenizer_dir} has {tokenizer.vocab_size} tokens but the model only "
@@ -87,7 +100,8 @@ def export_hf(model: torch.nn.Module, tokenizer_dir: str | os.PathLike, out: str
     with atomic_write(out / "model.safetensors", "wb") as f:
         f.write(save({k: v.contiguous() for k, v in tensors.items()}, metadata={"format": "pt"}))
     write_json(out / "config.json", arch.hf_config(shape, ids))
-    write_json(out / "generation_config.json", _generation_config(ids, shape.block_size))
+    if arch.family != "encoder":  # an encoder does not generate
+        write_json(out / "generation_config.json", _generation_config(ids, shape.block_size, arch.family))
     with atomic_write(out / "README.md") as f:
         f.write(card or model_card(arch, shape, {}))
     write_json(out / "meta.json", artifact_meta(FORMAT, FORMAT_VERSION, architecture=arch.hf_class,
@@ -95,23 +109,35 @@ def export_hf(model: torch.nn.Module, tokenizer_dir: str | os.PathLike, out: str
     return arch
 
 
-def _generation_config(ids: SpecialIds, context: int) -> dict[str, Any]:
-    return {"bos_token_id": ids.bos, "eos_token_id": ids.eos, "pad_token_id": ids.pad,
-            "max_length": context, "do_sample": False}
+def _generation_config(ids: SpecialIds, context: int, family: str) -> dict[str, Any]:
+    config = {"bos_token_id": ids.bos, "eos_token_id": ids.eos, "pad_token_id": ids.pad,
+              "max_length": context, "do_sample": False}
+    if family == "encoder-decoder":  # greedy decoding as roots' Seq2SeqModel.generate does it
+        config.update(decoder_start_token_id=ids.pad, forced_bos_token_id=None, forced_eos_token_id=None)
+    return config
 
 
 def verify_export(model: torch.nn.Module, out: str | os.PathLike, n_tokens: int = 16) -> float:
     """Max |logit difference| between roots and the exported folder loaded by `transformers`."""
     transformers = _transformers()
-    hf = transformers.AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32).eval()
+    family = model.config.arch
+    auto_class = choose(ModelShape.of(model.config), family).auto_class
+    hf = getattr(transformers, auto_class).from_pretrained(str(out), dtype=torch.float32).eval()
     cfg = model.config
     x = torch.randint(0, cfg.vocab_size, (2, min(n_tokens, cfg.block_size)),
                       generator=torch.Generator().manual_seed(0))
     device = next(model.parameters()).device
     with torch.no_grad():
-        ours = model(x.to(device)).float().cpu()
-        theirs = hf(x).logits.float()
-    return (ours - theirs).abs().max().item()
+        if family == "encoder":
+            mlm, nsp = model(x.to(device))
+            ref = hf(input_ids=x)
+            pairs = [(mlm, ref.prediction_logits), (nsp, ref.seq_relationship_logits)]
+        elif family == "encoder-decoder":
+            y = x.flip(1)
+            pairs = [(model(x.to(device), y.to(device)), hf(input_ids=x, decoder_input_ids=y).logits)]
+        else:
+            pairs = [(model(x.to(device)), hf(x).logits)]
+    return max((ours.float().cpu() - theirs.float()).abs().max().item() for ours, theirs in pairs)
 
 
 def run_export(config: ExportConfig) -> int:
@@ -126,8 +152,8 @@ def run_export(config: ExportConfig) -> int:
         raise UserError(f"{config.model}: no tokenizer recorded for this model; pass --tokenizer TOK")
     template = Path(config.chat_template).read_text(encoding="utf-8") if config.chat_template else None
     model = load_model(checkpoint).eval()
-    arch = choose(DecoderShape.of(model.config), model.config.arch)
-    card = model_card(arch, DecoderShape.of(model.config), run_summary(checkpoint, run_dir))
+    arch = choose(ModelShape.of(model.config), model.config.arch)
+    card = model_card(arch, ModelShape.of(model.config), run_summary(checkpoint, run_dir))
     # assemble beside OUT and rename, so OUT is either the old folder or a complete export
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
@@ -172,12 +198,15 @@ def run_summary(checkpoint: Path, run_dir: Path | None) -> dict[str, Any]:
     return summary
 
 
-def model_card(arch: Architecture, shape: DecoderShape, summary: dict[str, Any]) -> str:
+def model_card(arch: Architecture, shape: ModelShape, summary: dict[str, Any]) -> str:
     """README.md: Hugging Face front matter, architecture, training data recipe, metrics, usage."""
     run, data = summary.get("run", {}), summary.get("data", {})
-    lines = ["---", "library_name: transformers", "pipeline_tag: text-generation",
+    pipeline, kind, usage = _FAMILY_CARD[arch.family]
+    if arch.family == "encoder-decoder":
+        kind = f"{kind} ({shape.n_decoder_layer} decoder layers)"
+    lines = ["---", "library_name: transformers", f"pipeline_tag: {pipeline}",
              f"tags: [roots, {arch.name}]", "---", "", "# roots model", "",
-             f"A {shape.n_layer}-layer, {shape.n_embd}-wide decoder trained with roots, exported as "
+             f"A {shape.n_layer}-layer, {shape.n_embd}-wide {kind} trained with roots, exported as "
              f"`{arch.hf_class}` (context {shape.block_size} tokens, vocabulary {shape.vocab_size}, "
              f"{shape.positions} positions, {shape.norm}, {shape.mlp}).", "", "## Training data", ""]
     if data:
@@ -206,14 +235,31 @@ def model_card(arch: Architecture, shape: DecoderShape, summary: dict[str, Any])
                   f"- roots {run.get('roots_version')} (git {run.get('git_sha')}), {run.get('created')}",
                   f"- command: `{' '.join(run.get('command') or [])}`",
                   "", "```yaml", *_yaml_lines(run.get("config") or {}), "```"]
-    lines += ["", "## Usage", "", "```python",
-              "from transformers import AutoModelForCausalLM, AutoTokenizer",
-              "tok = AutoTokenizer.from_pretrained(PATH)",
-              "model = AutoModelForCausalLM.from_pretrained(PATH)",
-              "# roots models see EOS at every document start",
-              "ids = tok(tok.eos_token + 'Once upon a time', return_tensors='pt').input_ids",
-              "print(tok.decode(model.generate(ids, max_new_tokens=32)[0]))", "```", ""]
+    lines += ["", "## Usage", "", "```python", *usage, "```", ""]
     return "\n".join(lines)
+
+
+_FAMILY_CARD: dict[str, tuple[str, str, list[str]]] = {  # pipeline tag, description, usage lines
+    "decoder": ("text-generation", "decoder", [
+        "from transformers import AutoModelForCausalLM, AutoTokenizer",
+        "tok = AutoTokenizer.from_pretrained(PATH)",
+        "model = AutoModelForCausalLM.from_pretrained(PATH)",
+        "# roots models see EOS at every document start",
+        "ids = tok(tok.eos_token + 'Once upon a time', return_tensors='pt').input_ids",
+        "print(tok.decode(model.generate(ids, max_new_tokens=32)[0]))"]),
+    "encoder": ("fill-mask", "BERT-style encoder", [
+        "from transformers import AutoModelForPreTraining, AutoTokenizer",
+        "tok = AutoTokenizer.from_pretrained(PATH)",
+        "model = AutoModelForPreTraining.from_pretrained(PATH)",
+        "out = model(**tok('Once upon a time', return_tensors='pt'))",
+        "print(out.prediction_logits.shape)  # masked-LM logits; out.seq_relationship_logits: NSP"]),
+    "encoder-decoder": ("text2text-generation", "BART-style encoder-decoder", [
+        "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
+        "tok = AutoTokenizer.from_pretrained(PATH)",
+        "model = AutoModelForSeq2SeqLM.from_pretrained(PATH)",
+        "ids = tok('Once upon a time', return_tensors='pt').input_ids",
+        "print(tok.decode(model.generate(ids, max_new_tokens=32)[0], skip_special_tokens=True))"]),
+}
 
 
 def _yaml_lines(data: dict[str, Any]) -> list[str]:
@@ -255,8 +301,8 @@ _IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias", "rotary_emb.inv_freq")
 
 
 def import_hf(folder: str | os.PathLike) -> torch.nn.Module:
-    """A roots `TransformerModel` with the weights of a local Hugging Face folder."""
-    from roots.model.gpt import TransformerModel
+    """The roots model (decoder, BERT encoder or BART encoder-decoder) of a local Hugging Face folder."""
+    from roots.model.build import build_model
 
     folder = Path(folder)
     if not (folder / "config.json").is_file():
@@ -275,10 +321,10 @@ def import_hf(folder: str | os.PathLike) -> torch.nn.Module:
     except KeyError as e:
         raise UserError(f"{folder}: weight {e.args[0]} is missing for {arch.hf_class}") from e
     used = set(arch.to_hf(state, shape))
-    unused = sorted(set(hf) - used - {"lm_head.weight"})
+    unused = sorted(set(hf) - used - set(arch.aliases))
     if unused:
         raise UserError(f"{folder}: weights roots has no place for: {unused[:5]}")
-    model = TransformerModel(shape.model_config())
+    model = build_model(shape.model_config())
     if shape.tie_embeddings:
         state.pop("lm_head.weight", None)
     missing, unexpected = model.load_state_dict(state, strict=False)
