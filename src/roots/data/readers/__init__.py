@@ -10,6 +10,7 @@ from pathlib import Path
 
 from roots.common.errors import UserError
 from roots.data.readers.base import Reader, ReaderOptions
+from roots.data.readers.hf_dataset import HFDatasetReader, is_hf_dataset_dir
 from roots.data.readers.jsonl import JsonlReader, ParquetReader
 from roots.data.readers.text import TextReader
 from roots.data.readers.warc import WarcReader
@@ -29,6 +30,8 @@ READERS: dict[str, type[Reader]] = {
 
 
 def _reader_class(path: Path) -> type[Reader] | None:
+    if is_hf_dataset_dir(path):
+        return HFDatasetReader
     name = path.name.lower()
     # longest suffix first so that ".warc.gz" wins over ".gz"
     for suffix in sorted(READERS, key=len, reverse=True):
@@ -40,7 +43,8 @@ def _reader_class(path: Path) -> type[Reader] | None:
 def reader_for(path: Path, options: ReaderOptions | None = None) -> Reader:
     cls = _reader_class(path)
     if cls is None:
-        raise UserError(f"{path}: unknown input format; supported: {', '.join(sorted(READERS))}")
+        raise UserError(f"{path}: unknown input format; supported: {', '.join(sorted(READERS))} "
+                        "and Hugging Face datasets saved with save_to_disk")
     return cls(options)
 
 
@@ -57,7 +61,9 @@ def expand_inputs(paths: Sequence[str | Path]) -> list[Path]:
         if not matches or not matches[0].exists():
             raise UserError(f"input not found: {raw}")
         for path in matches:
-            if path.is_dir():
+            if is_hf_dataset_dir(path):  # a `datasets.save_to_disk` folder is one input
+                found.append(path)
+            elif path.is_dir():
                 files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
                 known = [p for p in files if _reader_class(p) is not None]
                 if len(known) < len(files):
