@@ -269,6 +269,7 @@ class KeyedDedup(Step):
 
         labels = cluster(keys, self, self.rows_per_partition, uf, start, checkpoint, progress=True)
         self._write_result(work_dir / "result", keys, labels)
+        log.info("%s: %s", self.name, read_json(work_dir / "result" / "summary.json"))
 
     def _run_jobs(self, fn: Callable, jobs: list, workers: int, desc: str) -> None:
         from tqdm import tqdm
