@@ -53,3 +53,13 @@ def test_in_memory_short_and_empty_texts():
 def test_bad_parameters():
     with pytest.raises(UserError):
         SimHashDedup(max_distance=6, blocks=6)
+
+
+def test_popcount_fallback_matches(monkeypatch):
+    from roots.data.dedup import simhash
+
+    x = np.array([0, 1, 2**64 - 1, 0b1011 << 40], dtype=np.uint64)
+    expected = [0, 1, 64, 3]
+    assert simhash.popcount(x).tolist() == expected
+    monkeypatch.delattr(np, "bitwise_count", raising=False)
+    assert simhash.popcount(x).tolist() == expected
