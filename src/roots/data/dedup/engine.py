@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import mmap
 import multiprocessing
 import shutil
 import time
@@ -178,6 +179,9 @@ def cluster(shards: list[ShardKeys], step: KeyedDedup, rows_per_partition: int =
             a, b = _run_edges(np.concatenate(keys), np.concatenate(idx), payload, step.verify_fn())
             pending_a.append(a)
             pending_b.append(b)
+        for s in shards:  # the slot's key pages were read once: let them go (RSS stays bounded)
+            _release(s.skeys)
+            _release(s.spos)
         due = checkpoint is not None and time.monotonic() - last_save > _CHECKPOINT_S
         if due or sum(len(x) for x in pending_a) > _MAX_PENDING_EDGES:
             uf.union(np.concatenate(pending_a), np.concatenate(pending_b))
@@ -189,6 +193,13 @@ def cluster(shards: list[ShardKeys], step: KeyedDedup, rows_per_partition: int =
     if pending_a:
         uf.union(np.concatenate(pending_a), np.concatenate(pending_b))
     return uf.labels()
+
+
+def _release(arr: np.ndarray) -> None:
+    """Drop the resident pages of a memory-mapped array (they are re-read from the file if needed)."""
+    m = getattr(arr, "_mmap", None)
+    if m is not None and hasattr(mmap, "MADV_DONTNEED"):
+        m.madvise(mmap.MADV_DONTNEED)
 
 
 def _shard_keys_job(args: tuple[KeyedDedup, str, str]) -> int:
