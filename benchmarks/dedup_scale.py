@@ -4,8 +4,9 @@ Generates the corpus (dedup_corpus.py; not timed) as zstd JSONL shards, then tim
 MinHash dedup (FineWeb preset) as the curate executor runs it: `prepare` (keys per shard in 2
 worker processes, partitioned clustering, result) and the filtering pass (`setup` + `process` for
 every document, 2 worker processes). Peak memory (max RSS) is reported for the driver and for the
-workers separately; neither holds more than one shard's documents, and the driver's arrays grow by
-~24 bytes per document (ids, union-find, one key partition).
+workers separately; neither holds more than one shard's documents. The driver holds 16 bytes per
+document (id hashes, union-find) plus one key partition (at most `rows_per_partition` = 4M rows of
+~60 bytes while sorted); memory-mapped key pages are released after each band.
 
     python benchmarks/dedup_scale.py [--data ../shared/data] [--docs 1000000] [--quick] [--keep DIR]
 """

@@ -221,7 +221,7 @@ class KeyedDedup(Step):
     needs_corpus: ClassVar[bool] = True
     drop_reason: ClassVar[str] = "duplicate"
     cluster_ids: bool = False  # overridden as a dataclass field by the steps that offer it
-    rows_per_partition: ClassVar[int] = 1 << 22  # bounded memory of phase 2 (~12 bytes per row)
+    rows_per_partition: ClassVar[int] = 1 << 22  # bounds phase 2's memory (~60 bytes per row while sorting)
 
     # ---------------------------------------------------------------- what a subclass provides
     def doc_keys(self, docs: list[Document]) -> KeyBatch:
