@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
 import subprocess
 import sys
@@ -67,13 +68,15 @@ def run_dedup(corpus: Path, work: Path, workers: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("ROOTS_SHARED_DATA", REPO.parent / "shared" / "data")))
     parser.add_argument("--docs", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="50,000 documents")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="reuse / keep the generated corpus in this folder")
     parser.add_argument("--child", type=Path, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not (args.data / "MANIFEST.md").exists():
+        parser.error(f"shared test data not found at {args.data}: pass --data DIR (or set ROOTS_SHARED_DATA)")
     if args.child:
         print(json.dumps(run_dedup(args.child[0], args.child[1], args.workers)))
         return
