@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import time
 from pathlib import Path
 
@@ -75,9 +76,11 @@ def datasketch_labels(texts: list[str], bands: int, rows: int, ngram: int) -> np
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("ROOTS_SHARED_DATA", REPO.parent / "shared" / "data")))
     parser.add_argument("--quick", action="store_true", help="same data (it is small); skips nothing")
     args = parser.parse_args()
+    if not (args.data / "MANIFEST.md").exists():
+        parser.error(f"shared test data not found at {args.data}: pass --data DIR (or set ROOTS_SHARED_DATA)")
     texts, truth = load(args.data)
     docs = [Document(t, str(i)) for i, t in enumerate(texts)]
     print(f"{len(texts)} texts: {len(set(truth[:960]))} clusters of near-duplicates + {len(texts) - 960} distractors")

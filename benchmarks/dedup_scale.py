@@ -4,8 +4,9 @@ Generates the corpus (dedup_corpus.py; not timed) as zstd JSONL shards, then tim
 MinHash dedup (FineWeb preset) as the curate executor runs it: `prepare` (keys per shard in 2
 worker processes, partitioned clustering, result) and the filtering pass (`setup` + `process` for
 every document, 2 worker processes). Peak memory (max RSS) is reported for the driver and for the
-workers separately; neither holds more than one shard's documents, and the driver's arrays grow by
-~24 bytes per document (ids, union-find, one key partition).
+workers separately; neither holds more than one shard's documents. The driver holds 16 bytes per
+document (id hashes, union-find) plus one key partition (at most `rows_per_partition` = 4M rows of
+~60 bytes while sorted); memory-mapped key pages are released after each band.
 
     python benchmarks/dedup_scale.py [--data ../shared/data] [--docs 1000000] [--quick] [--keep DIR]
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
 import subprocess
 import sys
@@ -66,13 +68,15 @@ def run_dedup(corpus: Path, work: Path, workers: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("ROOTS_SHARED_DATA", REPO.parent / "shared" / "data")))
     parser.add_argument("--docs", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="50,000 documents")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="reuse / keep the generated corpus in this folder")
     parser.add_argument("--child", type=Path, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not (args.data / "MANIFEST.md").exists():
+        parser.error(f"shared test data not found at {args.data}: pass --data DIR (or set ROOTS_SHARED_DATA)")
     if args.child:
         print(json.dumps(run_dedup(args.child[0], args.child[1], args.workers)))
         return

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -123,7 +124,7 @@ def child(tool: str, corpus: Path, work: Path, n_docs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("ROOTS_SHARED_DATA", REPO.parent / "shared" / "data")))
     parser.add_argument("--docs", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="2,000 documents (datatrove runs ~12 ms per document here)")
     parser.add_argument("--tools", default="roots,datatrove,datasketch")
@@ -131,6 +132,8 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not (args.data / "MANIFEST.md").exists():
+        parser.error(f"shared test data not found at {args.data}: pass --data DIR (or set ROOTS_SHARED_DATA)")
     if args.child:
         child(args.child, args.corpus, args.work, args.docs)
         return

@@ -181,3 +181,25 @@ def test_ground_truth_clusters(shared_data):
     tp = (same_pred & same_true & off).sum()
     assert tp / (same_pred & off).sum() > 0.95  # precision: distinct summaries are never merged
     assert tp / (same_true & off).sum() > 0.5
+
+
+@pytest.mark.parametrize("name", ["exact_dedup", "minhash_dedup", "simhash_dedup", "substring_dedup"])
+def test_step_survives_pickling_to_workers_after_prepare(tmp_path, rng, name):
+    """The executor prepares in the driver and sends the step to worker processes."""
+    import pickle
+
+    docs, _ = near_dup_corpus(rng, n_clusters=2, singles=2)
+    docs.append(dict(docs[0], id="exact-copy"))
+    shards = write_shards(tmp_path / "in", docs, 4)
+    step = build_step(name, {})
+    step.prepare(shards, tmp_path / "work", 1)
+    worker_copy = pickle.loads(pickle.dumps(step))
+    worker_copy.setup()
+    step.setup()
+    for d in docs:
+        a, b = Document.from_record(d), Document.from_record(d)
+        assert worker_copy.process(a) == step.process(b) and a.text == b.text
+    assert worker_copy.process(Document.from_record(docs[-1])) is not None
+    fresh = build_step(name, {})
+    with pytest.raises(UserError, match="prepare"):
+        fresh.setup()

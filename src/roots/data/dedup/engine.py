@@ -24,6 +24,7 @@ import dataclasses
 import itertools
 import json
 import logging
+import mmap
 import multiprocessing
 import shutil
 import time
@@ -185,6 +186,9 @@ def cluster(shards: list[ShardKeys], step: KeyedDedup, rows_per_partition: int =
             a, b = _run_edges(np.concatenate(keys), np.concatenate(idx), payload, step.verify_fn())
             pending_a.append(a)
             pending_b.append(b)
+        for s in shards:  # the slot's key pages were read once: let them go (RSS stays bounded)
+            _release(s.skeys)
+            _release(s.spos)
         due = checkpoint is not None and time.monotonic() - last_save > _CHECKPOINT_S
         if due or sum(len(x) for x in pending_a) > _MAX_PENDING_EDGES:
             uf.union(np.concatenate(pending_a), np.concatenate(pending_b))
@@ -196,6 +200,13 @@ def cluster(shards: list[ShardKeys], step: KeyedDedup, rows_per_partition: int =
     if pending_a:
         uf.union(np.concatenate(pending_a), np.concatenate(pending_b))
     return uf.labels()
+
+
+def _release(arr: np.ndarray) -> None:
+    """Drop the resident pages of a memory-mapped array (they are re-read from the file if needed)."""
+    m = getattr(arr, "_mmap", None)
+    if m is not None and hasattr(mmap, "MADV_DONTNEED"):
+        m.madvise(mmap.MADV_DONTNEED)
 
 
 def _shard_keys_job(args: tuple[KeyedDedup, str, str]) -> int:
@@ -228,7 +239,7 @@ class KeyedDedup(Step):
     needs_corpus: ClassVar[bool] = True
     drop_reason: ClassVar[str] = "duplicate"
     cluster_ids: bool = False  # overridden as a dataclass field by the steps that offer it
-    rows_per_partition: ClassVar[int] = 1 << 22  # bounded memory of phase 2 (~12 bytes per row)
+    rows_per_partition: ClassVar[int] = 1 << 22  # bounds phase 2's memory (~60 bytes per row while sorting)
 
     # ---------------------------------------------------------------- what a subclass provides
     def doc_keys(self, docs: list[Document]) -> KeyBatch:
@@ -292,6 +303,7 @@ class KeyedDedup(Step):
 
         labels = cluster(keys, self, self.rows_per_partition, uf, start, checkpoint, progress=True)
         self._write_result(work_dir / "result", keys, labels)
+        log.info("%s: %s", self.name, read_json(work_dir / "result" / "summary.json"))
 
     def _cluster_on(self, executor: Executor, keys: list[ShardKeys], folders: list[Path], folder: Path
                     ) -> np.ndarray:

@@ -70,7 +70,14 @@ class SimHashDedup(KeyedDedup):
 
     def verify_fn(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         k = self.max_distance
-        return lambda a, b: np.bitwise_count(a ^ b) <= k
+        return lambda a, b: popcount(a ^ b) <= k
+
+
+def popcount(x: np.ndarray) -> np.ndarray:
+    """Set bits per uint64 (np.bitwise_count from numpy 2.0; unpackbits before)."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x)
+    return np.unpackbits(np.ascontiguousarray(x).view(np.uint8)).reshape(-1, 64).sum(axis=1)
 
 
 def simhash_dedup(texts: list[str], **params) -> list[int]:

@@ -15,6 +15,7 @@ class UnionFind:
 
     def __init__(self, n: int, parent: np.ndarray | None = None):
         self.parent = np.arange(n, dtype=np.int64) if parent is None else parent
+        self._compress()  # `union` relies on every entry pointing at its root
 
     def _compress(self) -> None:
         while True:  # pointer jumping: O(log depth) passes
