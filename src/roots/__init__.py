@@ -27,11 +27,6 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def _export(name: str, target: str) -> None:
-    """Register a lazily imported public name (used by stage packages)."""
-    _EXPORTS[name] = target
-
-
 def __getattr__(name: str) -> Any:
     target = _EXPORTS.get(name)
     if target is None:

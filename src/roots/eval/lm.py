@@ -258,7 +258,7 @@ def _read_texts(path: str) -> list[str]:
 def perplexity_run(config: PerplexityConfig) -> int:
     """Score the input, write REPORT.json/md, print the summary line."""
     from roots.common.records import write_run_record
-    from roots.eval.perplexity import PerplexityResult, perplexity
+    from roots.eval.perplexity import UNITS, texts_perplexity
     from roots.eval.report import write_report
 
     loaded = load_roots_model(config.model, config.tokenizer, config.device)
@@ -267,21 +267,12 @@ def perplexity_run(config: PerplexityConfig) -> int:
         raise UserError(f"--context {context} exceeds the model's context of {loaded.context} tokens")
     stride = config.stride or context
     texts = _read_texts(config.input)
-    total = PerplexityResult(0.0, 0, 0, 0)
-    from tqdm import tqdm
-
-    for text in tqdm(texts, desc="documents", unit="doc", disable=len(texts) == 1):
-        r = perplexity(loaded.logits, text, loaded.tokenizer.encode, loaded.tokenizer.eos_id, context, stride,
-                       config.batch_size, loaded.device, progress=len(texts) == 1)
-        total = PerplexityResult(total.nll_sum + r.nll_sum, total.tokens + r.tokens, total.bytes + r.bytes,
-                                 total.words + r.words)
+    total = texts_perplexity(loaded.logits, texts, loaded.tokenizer.encode, loaded.tokenizer.eos_id, context,
+                             stride, config.batch_size, loaded.device, progress=True)
     out = Path(config.output or loaded.checkpoint / "eval" / f"perplexity-{Path(config.input).name}")
-    units = {"nats_per_token": "nats/token", "token_perplexity": "exp(nats/token)",
-             "bits_per_byte": "bits/byte", "word_perplexity": "exp(nats/word), whitespace words",
-             "tokens": "tokens", "bytes": "UTF-8 bytes", "words": "words", "nll_sum_nats": "nats"}
     settings = {"model": str(loaded.checkpoint), "input": config.input, "documents": len(texts),
                 "context": context, "stride": stride, "prefix": "EOS", **loaded.info}
-    write_report(out, "perplexity", total.to_dict(), settings, units)
+    write_report(out, "perplexity", total.to_dict(), settings, UNITS)
     write_run_record(out, "eval_perplexity", config)
     print(f"perplexity: {total.nats_per_token:.4f} nats/token, {total.bits_per_byte:.4f} bits/byte, "
           f"word ppl {total.word_perplexity:.2f} over {total.tokens} tokens -> {out}/REPORT.json")

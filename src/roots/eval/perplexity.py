@@ -22,6 +22,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+# the unit of every figure in PerplexityResult.to_dict(), for reports
+UNITS = {"nats_per_token": "nats/token", "token_perplexity": "exp(nats/token)", "bits_per_byte": "bits/byte",
+         "word_perplexity": "exp(nats/word), whitespace words", "tokens": "tokens", "bytes": "UTF-8 bytes",
+         "words": "words", "nll_sum_nats": "nats"}
+
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]  # (B, T) int64 -> (B, T, V) logits
 
 
@@ -47,6 +52,10 @@ class PerplexityResult:
     @property
     def word_perplexity(self) -> float:
         return math.exp(self.nll_sum / self.words)
+
+    def __add__(self, other: PerplexityResult) -> PerplexityResult:
+        return PerplexityResult(self.nll_sum + other.nll_sum, self.tokens + other.tokens,
+                                self.bytes + other.bytes, self.words + other.words)
 
     def to_dict(self) -> dict[str, float | int]:
         return {"nats_per_token": self.nats_per_token, "token_perplexity": self.token_perplexity,
@@ -110,3 +119,17 @@ def perplexity(logits_fn: LogitsFn, text: str, encode: Callable[[str], list[int]
     ids = torch.tensor([prefix_id, *encode(text)], dtype=torch.long, device=device)
     nll, tokens = sequence_nll(logits_fn, ids, context, stride, batch_size, progress)
     return PerplexityResult(nll, tokens, len(text.encode("utf-8")), max(len(text.split()), 1))
+
+
+def texts_perplexity(logits_fn: LogitsFn, texts: list[str], encode: Callable[[str], list[int]], prefix_id: int,
+                     context: int, stride: int | None = None, batch_size: int = 8, device: str = "cpu",
+                     progress: bool = False) -> PerplexityResult:
+    """Perplexity over several texts, each scored as its own sequence (empty ones skipped), summed."""
+    from tqdm import tqdm
+
+    texts = [t for t in texts if t.strip()]
+    total = PerplexityResult(0.0, 0, 0, 0)
+    for text in tqdm(texts, desc="documents", unit="doc", disable=not progress or len(texts) == 1):
+        total = total + perplexity(logits_fn, text, encode, prefix_id, context, stride, batch_size, device,
+                                   progress=progress and len(texts) == 1)
+    return total

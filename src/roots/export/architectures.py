@@ -312,10 +312,6 @@ def _copy_from_hf(hf: Tensors, out: Tensors, pairs: list[tuple[str, str]]) -> No
         out[rn + ".weight"], out[rn + ".bias"] = hf[hn + ".weight"], hf[hn + ".bias"]
 
 
-def _split(sd: Tensors, key: str, parts: int) -> list[torch.Tensor]:
-    return [t.contiguous() for t in sd[key].chunk(parts, dim=0)]
-
-
 def _qkv_to_hf(sd: Tensors, out: Tensors, r: str, names: tuple[str, ...]) -> None:
     """roots' fused [q; k; v] projection as three HF linears (`names` are their prefixes)."""
     w = sd[r + ".weight"]
@@ -561,12 +557,4 @@ def choose(shape: ModelShape, family: str = "decoder") -> Architecture:
         reasons.append("; ".join(problems))
     raise UserError("this model has no exact Hugging Face equivalent, refusing to export it approximately: "
                     + " | ".join(reasons))
-
-
-def from_model_type(model_type: str) -> Architecture:
-    for arch in ARCHITECTURES.values():
-        if arch.name == model_type:
-            return arch
-    raise UserError(f"cannot import Hugging Face model_type {model_type!r}; roots imports "
-                    f"{', '.join(a.hf_class for a in ARCHITECTURES.values())}")
 

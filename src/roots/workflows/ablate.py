@@ -62,6 +62,7 @@ def _eval_texts(path: str, max_bytes: int) -> list[str]:
 
 def ablate(config: AblateConfig) -> int:
     from roots.eval.lm import load_roots_model
+    from roots.eval.perplexity import UNITS as PERPLEXITY_UNITS
     from roots.eval.report import write_report
 
     if not config.recipes:
@@ -87,7 +88,7 @@ def ablate(config: AblateConfig) -> int:
         metrics = stages.perplexity_on_texts(loaded, eval_texts, stride=config.block_size // 2).to_dict()
         write_report(base / "eval", "perplexity", metrics,
                      {"model": str(loaded.checkpoint), "eval_text": config.eval, "paragraphs": len(eval_texts),
-                      "context": loaded.context, "stride": config.block_size // 2}, units=stages.PERPLEXITY_UNITS)
+                      "context": loaded.context, "stride": config.block_size // 2}, units=PERPLEXITY_UNITS)
         sample = stages.samples(loaded, [PROMPT], 40, seed=config.seed)[0]
         train_tokens = shards["splits"]["train"]["tokens"]
         rows.append({

@@ -154,6 +154,7 @@ def _val_documents(state: dict[str, Any], limit: int = 64) -> list[str]:
 
 def stage_evaluate(config: QuickstartConfig, state: dict[str, Any]) -> str:
     from roots.eval.lm import load_roots_model
+    from roots.eval.perplexity import UNITS as PERPLEXITY_UNITS
     from roots.eval.report import write_report
 
     loaded = load_roots_model(state["run"], device="cpu")
@@ -162,7 +163,7 @@ def stage_evaluate(config: QuickstartConfig, state: dict[str, Any]) -> str:
     out = config.output / "eval"
     write_report(out, "perplexity", metrics, {"model": str(loaded.checkpoint), "documents": len(texts),
                                               "split": "val (10% of documents by id hash)"},
-                 units=stages.PERPLEXITY_UNITS)
+                 units=PERPLEXITY_UNITS)
     state["loaded"], state["eval"] = loaded, metrics
     return (f"held-out {len(texts)} documents: {metrics['bits_per_byte']:.3f} bits/byte, "
             f"{metrics['nats_per_token']:.3f} nats/token -> {out}")

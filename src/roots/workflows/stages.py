@@ -50,24 +50,10 @@ def train(shards: Path, out: Path, preset: str, block_size: int, batch_size: int
 
 def perplexity_on_texts(loaded, texts: list[str], stride: int | None = None):
     """Summed sliding-window perplexity over several texts (each scored as its own sequence)."""
-    from roots.eval.perplexity import PerplexityResult, perplexity
+    from roots.eval.perplexity import texts_perplexity
 
-    total = PerplexityResult(0.0, 0, 0, 0)
-    for text in texts:
-        if not text.strip():
-            continue
-        r = perplexity(loaded.logits, text, loaded.tokenizer.encode, loaded.tokenizer.eos_id, loaded.context,
-                       stride=stride)
-        total.nll_sum += r.nll_sum
-        total.tokens += r.tokens
-        total.bytes += r.bytes
-        total.words += r.words
-    return total
-
-
-PERPLEXITY_UNITS = {"nats_per_token": "nats/token", "token_perplexity": "per token", "bits_per_byte": "bits/byte",
-                    "word_perplexity": "per whitespace word", "tokens": "tokens", "bytes": "bytes",
-                    "words": "words", "nll_sum_nats": "nats"}
+    return texts_perplexity(loaded.logits, texts, loaded.tokenizer.encode, loaded.tokenizer.eos_id, loaded.context,
+                            stride, device=loaded.device)
 
 
 def samples(loaded, prompts: list[str], max_tokens: int, seed: int = 1337) -> list[tuple[str, str]]:
