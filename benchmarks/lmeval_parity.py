@@ -1,12 +1,12 @@
-"""RootsLM vs lm-evaluation-harness's `hf` backend: the same log-likelihoods on a tiny local task.
+"""RootsLM vs lm-evaluation-harness's `hf` backend: the same log-likelihoods, and the same task metrics.
 
-lm-eval is not a roots dependency, so run this with a Python that has it, e.g. a throwaway venv:
-    python -m venv /tmp/lmeval && /tmp/lmeval/bin/pip install lm-eval
-    PYTHONPATH=src /tmp/lmeval/bin/python benchmarks/lmeval_parity.py [--model CHECKPOINT] [--quick]
+    python benchmarks/lmeval_parity.py [--model CHECKPOINT] [--quick]      (lm-eval comes with roots[eval])
 Without --model it trains nothing: a seeded tiny Llama-style model and a BPE tokenizer fitted to
 tiny-shakespeare are built, saved as a roots checkpoint and exported with `roots export hf`; lm-eval
 then loads the export and RootsLM the checkpoint. Requests: for lines of tiny-shakespeare, the true next
 words vs another line's (multiple choice), an empty context, and rolling log-likelihoods of passages.
+Then one lm-eval task YAML (local JSONL, 4-way multiple choice, 2-shot) runs through `lm_eval --model hf`
+(the CLI, in a subprocess) and through `roots eval task --prefix-eos false`; acc and acc_norm must agree.
 """
 
 from __future__ import annotations
@@ -39,6 +39,63 @@ def build_model(text: str, work: Path) -> Path:
     model.save(work / "ckpt")
     tok.save(work / "ckpt" / "tokenizer")
     return work / "ckpt"
+
+
+TASK_YAML = """\
+task: shakespeare_next_words
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: docs.jsonl
+test_split: test
+fewshot_split: test
+num_fewshot: 2
+output_type: multiple_choice
+doc_to_text: "{{context}}"
+doc_to_target: "{{gold}}"
+doc_to_choice: "{{choices}}"
+metric_list:
+  - metric: acc
+  - metric: acc_norm
+"""
+
+
+def task_parity(lines: list[str], checkpoint: Path, hf_dir: Path, work: Path, n_docs: int) -> dict:
+    """acc / acc_norm of one lm-eval YAML task through `lm_eval --model hf` and through `roots eval task`."""
+    import json
+    import random
+    import subprocess
+
+    from roots.cli import main as roots_main
+
+    rng = random.Random(0)
+    folder = work / "task"
+    folder.mkdir()
+    with open(folder / "docs.jsonl", "w", encoding="utf-8") as f:
+        for i in range(n_docs):
+            words = lines[i * 5].split()
+            others = [" ".join(lines[rng.randrange(len(lines))].split()[-3:]) for _ in range(3)]
+            choices = [" ".join(words[-3:]), *others]
+            rng.shuffle(choices)
+            f.write(json.dumps({"context": " ".join(words[:-3]), "choices": choices,
+                                "gold": choices.index(" ".join(words[-3:]))}) + "\n")
+    (folder / "task.yaml").write_text(TASK_YAML)
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args",
+                    f"pretrained={hf_dir},dtype=float32", "--device", "cpu", "--batch_size", "16",
+                    "--tasks", "shakespeare_next_words", "--include_path", str(folder),
+                    "--output_path", str(work / "lmeval_out")],
+                   cwd=folder, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t_theirs = time.perf_counter() - t
+    result_file = next((work / "lmeval_out").rglob("results_*.json"))
+    theirs = json.loads(result_file.read_text())["results"]["shakespeare_next_words"]
+    t = time.perf_counter()
+    roots_main(["eval", "task", "--model", str(checkpoint), "--task", str(folder / "task.yaml"),
+                "--prefix-eos", "false", "--device", "cpu", "--output", str(work / "roots_out")])
+    t_ours = time.perf_counter() - t
+    ours = json.loads((work / "roots_out" / "REPORT.json").read_text())["metrics"]
+    return {"theirs": {m: theirs[f"{m},none"] for m in ("acc", "acc_norm")},
+            "ours": {m: ours[m] for m in ("acc", "acc_norm")}, "t_theirs": t_theirs, "t_ours": t_ours}
 
 
 def main() -> int:
@@ -91,6 +148,7 @@ def main() -> int:
         gen_ours = ours_lm.generate_until(gen_requests)
         gen_theirs = theirs_lm.generate_until([Instance("generate_until", {}, r, i)
                                                for i, r in enumerate(gen_requests)])
+        task = task_parity(lines, checkpoint, work / "hf", work, 30 if args.quick else 200)
 
     # relative: a rolling log-likelihood sums thousands of tokens, and lm-eval accumulates in float32
     diff = max(abs(a[0] - b[0]) / max(1.0, abs(b[0])) for a, b in zip(ours, theirs))
@@ -106,7 +164,11 @@ def main() -> int:
     print(f"max relative diff: loglikelihood {diff:.2e}, rolling {diff_rolling:.2e}; "
           f"is-greedy agreement {greedy_agree:.3f}; generate_until identical "
           f"{sum(a == b for a, b in zip(gen_ours, gen_theirs))}/{len(gen_ours)}")
+    task_diff = max(abs(task["ours"][m] - task["theirs"][m]) for m in ("acc", "acc_norm"))
+    print(f"task YAML: lm_eval --model hf {task['theirs']} in {task['t_theirs']:.1f} s; "
+          f"roots eval task {task['ours']} in {task['t_ours']:.1f} s (both include loading)")
     print(f"RESULT max_rel_loglik_diff {max(diff, diff_rolling):.2e} goal 1e-6")
+    print(f"RESULT task_metric_max_abs_diff {task_diff:.4g} goal 0")
     return 0
 
 

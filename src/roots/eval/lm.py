@@ -281,16 +281,17 @@ def perplexity_run(config: PerplexityConfig) -> int:
 
 @dataclass
 class TaskRunConfig:
-    """`roots eval task`: an lm-eval-style task (YAML) on a roots model."""
+    """`roots eval task`: an lm-evaluation-harness task YAML, run by lm-eval on a roots model."""
 
     model: str = field(metadata={"help": "roots checkpoint or run folder"})
-    task: str = field(metadata={"help": "task YAML (see roots.eval.tasks.TaskConfig)"})
+    task: str = field(metadata={"help": "lm-eval task YAML (dataset_path json/csv/parquet + data_files)"})
     output: str = field(default="", metadata={"help": "report folder (default: MODEL/eval/task-NAME)"})
     tokenizer: str | None = None
-    num_fewshot: int | None = None
-    limit: int | None = None
+    num_fewshot: int | None = field(default=None, metadata={"help": "override the task's num_fewshot"})
+    limit: int | None = field(default=None, metadata={"help": "evaluate the first N documents only"})
     batch_size: int = 16
     prefix_eos: bool = field(default=True, metadata={"help": "prefix contexts with EOS (false: lm-eval hf)"})
+    bootstrap_iters: int = field(default=1000, metadata={"help": "bootstrap samples for non-mean stderrs"})
     device: str = "auto"
 
 
@@ -299,20 +300,22 @@ def task_run(config: TaskRunConfig) -> int:
     from roots.eval.report import write_report
     from roots.eval.tasks import evaluate_task, load_task
 
-    task = load_task(config.task, num_fewshot=config.num_fewshot, limit=config.limit)
+    task = load_task(config.task)
     lm = RootsLM.from_checkpoint(config.model, config.tokenizer, config.device, batch_size=config.batch_size,
                                  prefix_eos=config.prefix_eos)
-    result = evaluate_task(lm, task)
-    out = Path(config.output or Path(config.model) / "eval" / f"task-{task.task}")
+    result = evaluate_task(lm, task, num_fewshot=config.num_fewshot, limit=config.limit,
+                           bootstrap_iters=config.bootstrap_iters)
+    out = Path(config.output or Path(config.model) / "eval" / f"task-{result['task']}")
     units = {k: "fraction" if k.startswith(("acc", "exact")) else "see name" for k in result["metrics"]}
     units.update({"word_perplexity": "exp(nats/word)", "byte_perplexity": "exp(nats/byte)",
                   "bits_per_byte": "bits/byte", "perplexity": "exp(nats/doc)"})
-    settings = {"model": config.model, "task": config.task, "n": result["n"], "num_fewshot": task.num_fewshot,
-                "output_type": task.output_type, "prefix_eos": config.prefix_eos}
+    settings = {"model": config.model, "task": config.task, "n": result["n"],
+                "num_fewshot": result["num_fewshot"], "output_type": result["output_type"],
+                "prefix_eos": config.prefix_eos, "evaluator": "lm-eval"}
     samples = "\n".join(f"- `{s}`" for s in result["samples"])
-    write_report(out, f"task {task.task}", result["metrics"], settings, units,
+    write_report(out, f"task {result['task']}", result["metrics"], settings, units,
                  extra_md=f"## Samples\n\n{samples}" if samples else "")
     write_run_record(out, "eval_task", config)
-    shown = ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items())
-    print(f"task {task.task}: {shown} over {result['n']} docs -> {out}/REPORT.json")
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items() if not k.endswith("_stderr"))
+    print(f"task {result['task']}: {shown} over {result['n']} docs -> {out}/REPORT.json")
     return 0

@@ -1,34 +1,32 @@
-"""Task evaluation from JSONL, in lm-evaluation-harness's shape.
+"""Task evaluation: lm-evaluation-harness task YAML, run by lm-eval itself on a roots model.
 
-A task is a YAML file (or `TaskConfig`) naming a JSONL file of documents and Jinja2 templates.
-Four output types, as in lm-eval:
-- `multiple_choice`: log-likelihood of each choice after the prompt; acc and length-normalized acc_norm
-  (log-likelihood per byte of the choice, lm-eval's normalization);
-- `loglikelihood`: log-likelihood of the target and whether it is the greedy continuation;
-- `loglikelihood_rolling`: perplexity of whole documents (word perplexity, bits per byte);
-- `generate_until`: generated text scored by exact match, BLEU, chrF or ROUGE.
-A model is anything with lm-eval's three request methods (`LanguageModel` below); roots models get an
-adapter in `roots.eval.lm`.
+A task file is lm-eval's own YAML (`dataset_path: json|csv|parquet` with `dataset_kwargs.data_files`,
+`test_split` / `validation_split` / `fewshot_split`, Jinja `doc_to_text` / `doc_to_target` /
+`doc_to_choice`, `target_delimiter`, `num_fewshot`, `metric_list`, `include`, `!function`, filters ...).
+lm-eval builds the requests, samples the few-shot examples and computes the metrics, so `acc`, `acc_norm`
+(log-likelihood per *character* of the choice) and every other metric are lm-eval's by construction;
+roots only answers the three request types (`RootsLM` in `roots.eval.lm`, or anything with the same
+methods: the `LanguageModel` protocol below).
+
+Two conveniences over lm-eval, both on loading:
+- a relative `data_files` entry that does not exist from the current folder (lm-eval's rule) is looked up
+  next to the YAML file, so a task folder can be run from anywhere;
+- roots' earlier short form still loads: `data: docs.jsonl` (+ `fewshot_data`, `metrics`, `until`,
+  `max_gen_toks`), translated to the lm-eval fields above.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from roots.common.config import from_dict, load_yaml
 from roots.common.errors import UserError
-from roots.common.io import open_text
-from roots.eval.fewshot import FewShotPrompt, render
-
-OutputType = Literal["multiple_choice", "loglikelihood", "loglikelihood_rolling", "generate_until"]
 
 
 class LanguageModel(Protocol):
-    """The three request types of lm-evaluation-harness."""
+    """The three request types of lm-evaluation-harness, with plain tuples instead of `Instance`s."""
 
     def loglikelihood(self, requests: list[tuple[str, str]]) -> list[tuple[float, bool]]:
         """For each (context, continuation): summed log-prob (nats) of continuation, and is-greedy."""
@@ -40,170 +38,161 @@ class LanguageModel(Protocol):
         """Greedy continuation of each context, cut at the first `until` string."""
 
 
-@dataclass
-class TaskConfig:
-    """One evaluation task (field names follow lm-eval's task YAML)."""
-
-    task: str
-    data: str = field(metadata={"help": "JSONL file of documents (relative paths: from the YAML's folder)"})
-    output_type: OutputType = "multiple_choice"
-    doc_to_text: str = "{{question}}"
-    doc_to_target: str = "{{answer}}"
-    doc_to_choice: str | None = field(default=None, metadata={"help": "field or template giving the choices"})
-    fewshot_data: str | None = None
-    num_fewshot: int = 0
-    description: str = ""
-    target_delimiter: str = " "
-    fewshot_delimiter: str = "\n\n"
-    until: list[str] = field(default_factory=lambda: ["\n\n"])
-    max_gen_toks: int = 64
-    metrics: list[str] = field(default_factory=list)
-    limit: int | None = None
-    seed: int = 1234
+# roots' short form -> lm-eval's fields
+_SHORT_FORM = {"data", "fewshot_data", "metrics", "until", "max_gen_toks", "limit", "seed"}
 
 
-DEFAULT_METRICS = {
-    "multiple_choice": ["acc", "acc_norm"],
-    "loglikelihood": ["perplexity", "acc"],
-    "loglikelihood_rolling": ["word_perplexity", "byte_perplexity", "bits_per_byte"],
-    "generate_until": ["exact_match"],
-}
+def _require_lm_eval():
+    try:
+        import lm_eval  # noqa: F401
+    except ImportError as e:
+        raise UserError("roots eval task runs lm-evaluation-harness: pip install 'roots[eval]' "
+                        "(or pip install lm-eval)") from e
 
 
-def load_task(path: str | Path, **overrides: Any) -> TaskConfig:
+def load_task(path: str | Path, **overrides: Any) -> dict[str, Any]:
+    """The lm-eval task config (a dict) of a task YAML, data files resolved; `overrides` replace fields."""
+    _require_lm_eval()
+    from lm_eval.tasks._yaml_loader import load_yaml  # lm-eval's own loader: `include`, `!function`
+
     path = Path(path)
-    data = {**load_yaml(path), **{k: v for k, v in overrides.items() if v is not None}}
-    config = from_dict(TaskConfig, data, where=str(path))
-    for name in ("data", "fewshot_data"):
-        value = getattr(config, name)
-        if value and not Path(value).is_absolute():
-            setattr(config, name, str(path.parent / value))
+    if not path.is_file():
+        raise UserError(f"task file not found: {path}")
+    try:
+        config = load_yaml(path)
+    except (OSError, ValueError, ImportError, AttributeError) as e:  # bad include / !function target
+        raise UserError(f"{path}: cannot load the task ({e})") from e
+    except Exception as e:  # yaml.YAMLError and friends
+        raise UserError(f"{path}: not a valid task YAML ({e})") from e
+    config.update({k: v for k, v in overrides.items() if v is not None})
+    if "task" not in config:
+        raise UserError(f"{path}: a task needs a `task:` name")
+    if "data" in config:
+        config = _from_short_form(config)
+    if "dataset_path" not in config:
+        raise UserError(f"{path}: no data: set dataset_path (json, csv or parquet) with "
+                        "dataset_kwargs.data_files, as in lm-eval")
+    config["dataset_kwargs"] = _resolve_data_files(dict(config.get("dataset_kwargs") or {}), path.parent)
     return config
 
 
-def read_docs(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
-    if not Path(path).exists():
-        raise UserError(f"task data not found: {path}")
-    docs = []
-    with open_text(path) as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    docs.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise UserError(f"{path}:{n}: not valid JSON ({e.msg})") from e
-            if limit is not None and len(docs) >= limit:
-                break
-    if not docs:
-        raise UserError(f"{path}: no documents")
-    return docs
+def _from_short_form(short: dict[str, Any]) -> dict[str, Any]:
+    config = {k: v for k, v in short.items() if k not in _SHORT_FORM}
+    files = {"test": short["data"]}
+    config.update(dataset_path="json", test_split="test")
+    if short.get("fewshot_data"):
+        files["train"] = short["fewshot_data"]
+        config["fewshot_split"] = "train"
+    config["dataset_kwargs"] = {"data_files": files}
+    config.setdefault("output_type", "multiple_choice")
+    if short.get("metrics"):
+        config["metric_list"] = [{"metric": m} for m in short["metrics"]]
+    if config["output_type"] == "generate_until":
+        config["generation_kwargs"] = {"until": short.get("until", ["\n\n"]),
+                                       "max_gen_toks": short.get("max_gen_toks", 64), "do_sample": False}
+    return config
 
 
-def _choices(config: TaskConfig, doc: dict[str, Any]) -> list[str]:
-    if config.doc_to_choice is None:
-        raise UserError(f"task {config.task}: multiple_choice needs doc_to_choice")
-    value = render(config.doc_to_choice, doc)
-    if isinstance(value, str):  # a template rendering a list literal
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            import ast
+def _resolve_data_files(kwargs: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Relative data files that are missing from the current folder are taken from the YAML's folder."""
 
-            value = ast.literal_eval(value)
-    return [str(c) for c in value]
+    def resolve(name: str) -> str:
+        if "://" in name or Path(name).is_absolute() or Path(name).exists() or not (folder / name).exists():
+            return name
+        return str(folder / name)
 
-
-def _gold_index(target: str, choices: list[str]) -> int:
-    if target in choices:
-        return choices.index(target)
-    if target.strip().isdigit() and int(target) < len(choices):
-        return int(target)
-    raise UserError(f"target {target!r} is neither a choice nor a choice index ({choices})")
-
-
-def evaluate_task(model: LanguageModel, config: TaskConfig) -> dict[str, Any]:
-    """Run one task; returns {"metrics": {...}, "n": docs, "samples": first few prompts and outputs}."""
-    docs = read_docs(config.data, config.limit)
-    pool = read_docs(config.fewshot_data) if config.fewshot_data else docs
-    prompt = FewShotPrompt(config.doc_to_text, config.doc_to_target, config.num_fewshot, config.description,
-                           config.target_delimiter, config.fewshot_delimiter, config.seed)
-    contexts = [] if config.output_type == "loglikelihood_rolling" else _contexts(config, prompt, docs, pool)
-    metrics_wanted = config.metrics or DEFAULT_METRICS[config.output_type]
-    samples: list[dict[str, Any]] = []
-
-    if config.output_type == "multiple_choice":
-        per_doc = [_choices(config, d) for d in docs]
-        requests = [(ctx, config.target_delimiter + c) for ctx, cs in zip(contexts, per_doc) for c in cs]
-        results = model.loglikelihood(requests)
-        acc = acc_norm = 0.0
-        k = 0
-        for doc, ctx, choices in zip(docs, contexts, per_doc):
-            lls = [ll for ll, _ in results[k:k + len(choices)]]
-            k += len(choices)
-            gold = _gold_index(prompt.target(doc), choices)
-            norm = [ll / max(len((config.target_delimiter + c).encode()), 1) for ll, c in zip(lls, choices)]
-            acc += float(max(range(len(lls)), key=lls.__getitem__) == gold)
-            acc_norm += float(max(range(len(norm)), key=norm.__getitem__) == gold)
-            if len(samples) < 5:
-                samples.append({"prompt": ctx, "choices": choices, "loglikelihoods": lls, "gold": gold})
-        metrics = {"acc": acc / len(docs), "acc_norm": acc_norm / len(docs)}
-    elif config.output_type == "loglikelihood":
-        targets = [config.target_delimiter + prompt.target(d) for d in docs]
-        results = model.loglikelihood(list(zip(contexts, targets)))
-        total_ll = sum(ll for ll, _ in results)
-        total_bytes = sum(len(t.encode()) for t in targets)
-        metrics = {"acc": sum(g for _, g in results) / len(docs),
-                   "perplexity": math.exp(-total_ll / len(docs)),
-                   "bits_per_byte": -total_ll / total_bytes / math.log(2)}
-        samples = [{"prompt": c, "target": t, "loglikelihood": r[0], "greedy": r[1]}
-                   for c, t, r in list(zip(contexts, targets, results))[:5]]
-    elif config.output_type == "loglikelihood_rolling":
-        texts = [str(render(config.doc_to_target, d)) for d in docs]
-        lls = model.loglikelihood_rolling(texts)
-        nll = -sum(lls)
-        words = sum(len(t.split()) for t in texts)
-        nbytes = sum(len(t.encode()) for t in texts)
-        metrics = {"word_perplexity": math.exp(nll / max(words, 1)),
-                   "byte_perplexity": math.exp(nll / max(nbytes, 1)),
-                   "bits_per_byte": nll / max(nbytes, 1) / math.log(2)}
-    else:
-        gen_kwargs = {"until": config.until, "max_gen_toks": config.max_gen_toks}
-        outputs = model.generate_until([(c, gen_kwargs) for c in contexts])
-        references = [prompt.target(d) for d in docs]
-        metrics = _generation_metrics(outputs, references, metrics_wanted)
-        samples = [{"prompt": c, "output": o, "reference": r}
-                   for c, o, r in list(zip(contexts, outputs, references))[:5]]
-    return {"task": config.task, "output_type": config.output_type, "num_fewshot": config.num_fewshot,
-            "n": len(docs), "metrics": {k: v for k, v in metrics.items() if k in metrics_wanted} or metrics,
-            "samples": samples}
+    files = kwargs.get("data_files")
+    if isinstance(files, str):
+        kwargs["data_files"] = resolve(files)
+    elif isinstance(files, list):
+        kwargs["data_files"] = [resolve(f) for f in files]
+    elif isinstance(files, dict):
+        kwargs["data_files"] = {split: [resolve(f) for f in v] if isinstance(v, list) else resolve(v)
+                                for split, v in files.items()}
+    for split_files in _as_list(kwargs.get("data_files")):
+        if "://" not in split_files and "*" not in split_files and not Path(split_files).exists():
+            raise UserError(f"task data not found: {split_files}")
+    return kwargs
 
 
-def _contexts(config: TaskConfig, prompt: FewShotPrompt, docs: list[dict], pool: list[dict]) -> list[str]:
-    import jinja2
-
-    contexts = []
-    for i, doc in enumerate(docs):
-        try:
-            contexts.append(prompt.build(doc, pool, i))
-        except jinja2.TemplateError as e:
-            raise UserError(f"task {config.task}, document {i}: template error: {e}") from e
-    return contexts
+def _as_list(files: Any) -> list[str]:
+    if files is None:
+        return []
+    if isinstance(files, str):
+        return [files]
+    if isinstance(files, dict):
+        return [f for v in files.values() for f in _as_list(v)]
+    return [str(f) for f in files]
 
 
-def _generation_metrics(outputs: list[str], references: list[str], wanted: list[str]) -> dict[str, float]:
-    metrics: dict[str, float] = {}
-    if "exact_match" in wanted:
-        metrics["exact_match"] = sum(o.strip() == r.strip() for o, r in zip(outputs, references)) / len(outputs)
-    if "bleu" in wanted or "chrf" in wanted:
-        from roots.eval.mt import mt_scores
+def harness_lm(model: LanguageModel):
+    """`model` as an lm-eval `LM`: requests arrive as lm-eval `Instance`s and leave as plain tuples."""
+    _require_lm_eval()
+    from lm_eval.api.model import LM
 
-        chosen = [m for m in ("bleu", "chrf") if m in wanted]
-        for name, entry in mt_scores([o.strip() for o in outputs], [references], chosen).items():
-            metrics[name] = entry["score"]
-    if any(m.startswith("rouge") for m in wanted):
-        from roots.eval.rouge import rouge_scores
+    class RootsHarnessLM(LM):
+        def loglikelihood(self, requests):
+            return model.loglikelihood([tuple(r.args) for r in requests])
 
-        types = [m for m in wanted if m.startswith("rouge")]
-        for name, s in rouge_scores(outputs, [references], types, tokenizer="unicode").items():
-            metrics[name] = s["fmeasure"]
-    return metrics
+        def loglikelihood_rolling(self, requests):
+            return model.loglikelihood_rolling([r.args[0] for r in requests])
+
+        def generate_until(self, requests):
+            return model.generate_until([(r.args[0], dict(r.args[1])) for r in requests])
+
+    return RootsHarnessLM()
+
+
+def evaluate_task(model: LanguageModel, config: dict[str, Any], num_fewshot: int | None = None,
+                  limit: int | None = None, bootstrap_iters: int = 1000, seed: int = 1234) -> dict[str, Any]:
+    """Run one task through lm-eval's evaluator (its defaults: seeds 0/1234/1234/1234, as `lm_eval` CLI).
+
+    Returns {"task", "output_type", "num_fewshot", "n", "metrics": {name: value, name_stderr: ...},
+    "samples": the first few prompts with their responses}.
+    """
+    _require_lm_eval()
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    # lm-eval warns for every metric_list entry without an explicit aggregation (it takes the default)
+    logging.getLogger("lm_eval.api.task").setLevel(logging.ERROR)
+    try:
+        from datasets.utils.logging import disable_progress_bar
+
+        disable_progress_bar()
+    except ImportError:
+        pass
+    config = dict(config)
+    limit = limit if limit is not None else config.pop("limit", None)
+    try:
+        results = simple_evaluate(model=harness_lm(model), tasks=[config],
+                                  task_manager=TaskManager(include_defaults=False),
+                                  num_fewshot=num_fewshot, limit=limit, bootstrap_iters=bootstrap_iters,
+                                  log_samples=True, fewshot_random_seed=seed)
+    except UserError:
+        raise
+    except FileNotFoundError as e:
+        raise UserError(f"task {config['task']}: {e}") from e
+    except Exception as e:  # template, dataset and metric errors surface from lm-eval's internals
+        import jinja2
+
+        if isinstance(e, jinja2.TemplateError | KeyError | ValueError | TypeError | IndexError):
+            raise UserError(f"task {config['task']}: {type(e).__name__}: {e}") from e
+        raise
+    name = config["task"]
+    raw = results["results"][name]
+    metrics = {}
+    for key, value in raw.items():
+        if key in ("alias", "sample_len") or not isinstance(value, int | float):
+            continue
+        metric, _, filt = key.partition(",")
+        label = metric if filt in ("none", "") else f"{metric}[{filt}]"
+        if not (isinstance(value, float) and math.isnan(value)):
+            metrics[label] = value
+    samples = [{"prompt": s["arguments"][0][0] if s.get("arguments") else None,
+                "target": s.get("target"), "response": s.get("filtered_resps")}
+               for s in results.get("samples", {}).get(name, [])[:5]]
+    task_config = results["configs"][name]
+    return {"task": name, "output_type": task_config.get("output_type"),
+            "num_fewshot": results.get("n-shot", {}).get(name, task_config.get("num_fewshot", 0)),
+            "n": int(results["n-samples"][name]["effective"]), "metrics": metrics, "samples": samples}
