@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 import typing
 from collections.abc import Callable
 from typing import Any
 
-from roots.common.config import ConfigError, add_arguments, from_args, load_yaml
-from roots.common.errors import UserError
+from roots.common.config import add_arguments, from_args, load_yaml
+from roots.common.errors import UserError, explain
 
 # command words -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -77,7 +79,8 @@ def _config_class(fn: Callable[..., Any]) -> type:
 
 
 def _print_overview() -> None:
-    print("usage: roots COMMAND [options]   (roots COMMAND --help for the options of each)\n")
+    print("usage: roots COMMAND [options] [--debug]   (roots COMMAND --help for the options of each; --debug or "
+          "ROOTS_DEBUG=1 shows the traceback of an error)\n")
     print("commands:")
     width = max((len(k) for k in COMMANDS), default=0)
     for words, (_, help_text) in COMMANDS.items():
@@ -93,8 +96,18 @@ def _match(argv: list[str]) -> tuple[str, list[str]] | None:
     return None
 
 
+def _output_of(config: Any) -> str:
+    """The command's output path (named in an error that carries none, like a failed write)."""
+    for name in ("output", "out_dir", "out"):
+        if isinstance(getattr(config, name, None), (str, os.PathLike)):
+            return str(getattr(config, name))
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("ROOTS_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     if not argv or argv[0] in ("-h", "--help", "help"):
         _print_overview()
         return 0
@@ -115,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     words, rest = matched
     target, help_text = COMMANDS[words]
+    config = None
     try:
         fn = _resolve(target)
         cls = _config_class(fn)
@@ -127,12 +141,18 @@ def main(argv: list[str] | None = None) -> int:
         base = load_yaml(args.config) if args.config else {}
         config = from_args(cls, args, base=base)
         result = fn(config)
-    except (UserError, ConfigError, FileNotFoundError) as e:
-        print(f"roots {words}: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"roots {words}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except Exception as e:
+        explained = explain(e, _output_of(config))
+        if explained is None:  # a bug: its traceback is what a report needs
+            raise
+        if debug:
+            traceback.print_exc()
+        code, line = explained
+        print(f"roots {words}: error: {line}", file=sys.stderr)
+        return code
     return result if isinstance(result, int) else 0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from roots.common.config import from_dict, load_yaml, save_yaml
-from roots.common.errors import UserError
+from roots.common.errors import UserError, reading
 from roots.model.config import ModelConfig
 
 WEIGHTS = "model.safetensors"
@@ -65,7 +65,8 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu"):
     if not (directory / WEIGHTS).exists():
         raise UserError(f"{directory}: no {WEIGHTS} here; expected a roots checkpoint folder")
     model = build_model(read_model_config(directory))
-    state = load_file(str(directory / WEIGHTS), device=str(device))
+    with reading(directory / WEIGHTS, "copy it again or point --model at another checkpoint"):
+        state = load_file(str(directory / WEIGHTS), device=str(device))
     if model.config.tie_embeddings:
         state["lm_head.weight"] = state["transformer.wte.weight"]
     model.load_state_dict(state)
