@@ -1,4 +1,9 @@
-"""File helpers shared by every stage: atomic writes and transparent (de)compression."""
+"""File helpers shared by every stage: atomic writes, transparent (de)compression, and remote paths.
+
+Any path may be an fsspec URL (`s3://`, `gs://`, `hf://`, `https://`, `file://`; see docs/remote.md): reads
+stream through fsspec with retries and backoff on transient errors, writes are staged in a local file and
+uploaded once complete, so nothing is visible under its final name before it is whole.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from roots.common.remote import (
+    RemotePath,
+    RemoteReadError,
+    RetryPolicy,
+    exists,
+    file_size,
+    is_remote,
+    is_url,
+    join,
+    list_files,
+    local_path,
+    open_remote,
+    redact,
+    remove,
+    upload,
+    upload_tree,
+)
+
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
@@ -20,7 +43,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     Readers never see a half-written file, and a crash leaves at most a `.tmp` file behind
     (which the next run overwrites), never a truncated artifact.
     """
-    path = Path(path)
+    if is_remote(path):  # staged in a local file, uploaded (one atomic object put) when complete
+        with _atomic_write_remote(str(path), mode, encoding) as f:
+            yield f
+        return
+    path = Path(local_path(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     binary = "b" in mode
@@ -36,6 +63,15 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         raise
 
 
+@contextlib.contextmanager
+def _atomic_write_remote(url: str, mode: str, encoding: str | None) -> Iterator[IO]:
+    with tempfile.TemporaryDirectory(prefix="roots-upload-") as staging:
+        local = Path(staging) / "part"
+        with open(local, mode, encoding=None if "b" in mode else encoding) as f:
+            yield f
+        upload(local, url)
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Atomically write `obj` as indented JSON."""
     with atomic_write(path) as f:
@@ -44,23 +80,44 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    with open(path, encoding="utf-8") as f:
+    with open_text(path, errors="strict") as f:
         return json.load(f)
 
 
 def open_binary(path: str | os.PathLike) -> IO[bytes]:
-    """Open a file for reading bytes, decompressing .gz and .zst transparently."""
+    """Open a file (local path or URL) for reading bytes, decompressing .gz and .zst transparently.
+
+    URLs stream with retries (`open_raw`); a read that keeps failing raises RemoteReadError.
+    """
     path = str(path)
     if path.endswith(".gz"):
-        return gzip.open(path, "rb")
+        if not is_remote(path):
+            return gzip.open(local_path(path), "rb")
+        raw = open_raw(path)
+        stream = gzip.GzipFile(fileobj=raw, mode="rb")
+        stream.myfileobj = raw  # GzipFile closes `myfileobj` on close (as gzip.open does for its own file)
+        return stream
     if path.endswith(".zst"):
         import zstandard
 
-        raw = open(path, "rb")  # noqa: SIM115 (closed by the reader wrapper)
-        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-    return open(path, "rb")
+        return zstandard.ZstdDecompressor().stream_reader(open_raw(path), closefd=True)
+    return open_raw(path)
+
+
+def open_raw(path: str | os.PathLike) -> IO[bytes]:
+    """Open a local file or URL for reading its bytes as stored (no decompression); seekable."""
+    if is_remote(path):
+        return open_remote(str(path))
+    return open(local_path(path), "rb")
 
 
 def open_text(path: str | os.PathLike, errors: str = "replace") -> IO[str]:
     """Open a (possibly compressed) text file as UTF-8; undecodable bytes become U+FFFD by default."""
     return io.TextIOWrapper(open_binary(path), encoding="utf-8", errors=errors)
+
+
+__all__ = [
+    "RemotePath", "RemoteReadError", "RetryPolicy", "atomic_write", "exists", "file_size", "is_remote",
+    "is_url", "join", "list_files", "local_path", "open_binary", "open_raw", "open_text", "read_json", "redact",
+    "remove", "upload", "upload_tree", "write_json",
+]  # fmt: skip
