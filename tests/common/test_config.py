@@ -47,6 +47,8 @@ def test_cli_flags_override_yaml_base():
     assert (cfg.name, cfg.lr, cfg.compile, cfg.tags, cfg.model.n_layer) == ("from-yaml", 0.1, True, ["a", "b"], 6)
     args = parser.parse_args(["--tags", "a", "b,c"])  # list flags take several words too
     assert from_args(Outer, args, base={"name": "x"}).tags == ["a", "b", "c"]
+    args = parser.parse_args(["--tags", "a", "--tags", "b"])  # a repeated list flag adds up
+    assert from_args(Outer, args, base={"name": "x"}).tags == ["a", "b"]
 
 
 def test_missing_required_flag():

@@ -193,7 +193,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "") 
         if inner is bool:
             kwargs.update(nargs="?", const="true", metavar="BOOL")
         elif get_origin(inner) in (list, tuple):
-            kwargs.update(nargs="+", metavar=f.name.upper())  # --input a b, or --input a,b
+            # --input a b, --input a,b, or --input a --input b (repeats add up)
+            kwargs.update(nargs="+", action="extend", metavar=f.name.upper())
         else:
             kwargs["metavar"] = f.name.upper()
         names = [flag] if flag == "--" + dotted else [flag, "--" + dotted]
