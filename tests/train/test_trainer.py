@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 from roots.common.errors import UserError
+from roots.common.io import current_umask
 from roots.train.metrics import read_metrics
 from roots.train.trainer import Trainer
 
@@ -35,6 +37,10 @@ def test_run_folder_and_loss_goes_down(shards, tmp_path, tiny_config):
     assert (run / "checkpoints" / "best" / "model.safetensors").exists()
     losses = _losses(run)
     assert losses[40] < losses[1] - 0.5
+    mode = 0o666 & ~current_umask()  # what open(path, "w") gives: others can read a model when umask lets them
+    for path in run.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert stat.S_IMODE(path.stat().st_mode) == mode, path
     assert result["best_val_loss"] <= result["val_loss"]
 
 

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +51,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     path = Path(local_path(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # mkstemp makes 0600; give what open(path, "w") would: the old file's mode, else 0666 less the umask
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode) if path.exists() else 0o666 & ~current_umask())
     binary = "b" in mode
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as f:
@@ -70,6 +74,28 @@ def _atomic_write_remote(url: str, mode: str, encoding: str | None) -> Iterator[
         with open(local, mode, encoding=None if "b" in mode else encoding) as f:
             yield f
         upload(local, url)
+
+
+def current_umask() -> int:
+    """The process umask, read without setting it where the OS allows (os.umask sets while it reads)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(path: str | os.PathLike) -> None:
+    """Give `path` (a folder: with all in it) the modes open(..., "w") and os.mkdir give under the umask;
+    for what a library or tempfile made with its own 0600/0700 (safetensors' save_file, mkdtemp)."""
+    if is_remote(path):
+        return
+    path, mask = Path(local_path(path)), current_umask()
+    for p in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        if not p.is_symlink():
+            os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~mask)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

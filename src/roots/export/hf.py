@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from roots.common.errors import UserError, missing_extra
-from roots.common.io import atomic_write, read_json, write_json
+from roots.common.io import apply_umask, atomic_write, read_json, write_json
 from roots.common.records import artifact_meta, write_run_record
 from roots.eval.lm import find_tokenizer, resolve_checkpoint
 from roots.export.architectures import ARCHITECTURES, Architecture, ModelShape, SpecialIds, choose
@@ -166,6 +166,7 @@ def run_export(config: ExportConfig) -> int:
             raise UserError(f"exported logits differ from roots' by {diff:.2e}; export not written")
         if out.exists():
             shutil.rmtree(out)
+        apply_umask(tmp)  # mkdtemp and safetensors make 0700/0600
         os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -352,6 +353,7 @@ def run_import(config: ImportConfig) -> int:
         write_run_record(tmp, "import_hf", config, source_config=read_json(src / "config.json"))
         if out.exists():
             shutil.rmtree(out)
+        apply_umask(tmp)  # mkdtemp and safetensors make 0700/0600
         os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

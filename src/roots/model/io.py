@@ -8,6 +8,7 @@ import torch
 
 from roots.common.config import from_dict, load_yaml, save_yaml
 from roots.common.errors import UserError, reading
+from roots.common.io import apply_umask
 from roots.model.config import ModelConfig
 
 WEIGHTS = "model.safetensors"
@@ -26,6 +27,7 @@ def save_weights(state_dict: dict[str, torch.Tensor], config: ModelConfig, path:
     from safetensors.torch import save_file
 
     save_file(export_state_dict(state_dict, config), str(path), metadata={"format": "roots.model", "version": "1"})
+    apply_umask(path)  # safetensors writes 0600
 
 
 def save_model(model: torch.nn.Module, directory: str | Path) -> None:

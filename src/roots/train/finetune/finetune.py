@@ -28,7 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from roots.common.errors import UserError
-from roots.common.io import read_json, write_json
+from roots.common.io import apply_umask, read_json, write_json
 from roots.common.records import artifact_meta, write_run_record
 from roots.train.config import OptimConfig, ScheduleConfig
 from roots.train.finetune.adapters import apply_lora, apply_prefix, apply_prompt, merge_lora
@@ -335,6 +335,7 @@ class FinetuneRun:
         cfg = self.config
         self.out.mkdir(parents=True, exist_ok=True)
         save_file(trainable_state(self.model), str(self.out / ADAPTER), metadata={"format": FORMAT})
+        apply_umask(self.out / ADAPTER)
         write_json(self.out / "adapter.json", artifact_meta(
             FORMAT, 1, method=cfg.method, task=cfg.task, arch=self.arch, lora=dataclasses.asdict(cfg.lora),
             virtual_tokens=cfg.virtual_tokens, seed=cfg.seed, labels=self.encoder.labels,
