@@ -66,9 +66,9 @@ def test_filter_chain_splits_the_text_once(monkeypatch):
     for name in ("split_words", "split_lines", "split_paragraphs"):
         original = getattr(analysis, name)
 
-        def counting(text, _original=original, _name=name):
+        def counting(text, *args, _original=original, _name=name):
             calls[_name] += 1
-            return _original(text)
+            return _original(text, *args)
 
         monkeypatch.setattr(analysis, name, counting)
     text = "\n".join([

@@ -8,7 +8,8 @@ Definitions roots pins (RECIPES.md §2 "known divergence"; each is tested):
 - word: a maximal run of word characters (letters, digits, "_"), optionally joined by an inner apostrophe, hyphen or
   period ("don't", "e-mail", "3.14", "U.S"). Punctuation and symbols are never words, so "Hello,
   world!" has 2 words. This is tokenizer-free (no NLTK/spaCy), language-agnostic for space-separated
-  scripts, and fast (one compiled regex in C).
+  scripts, and fast (one compiled regex in C). Chinese and Japanese runs are segmented further
+  (`roots.data.words`): the language is the step's `lang`, else the document's `metadata["lang"]`.
 - line: a non-blank line of the text, with surrounding whitespace removed. Blank lines separate
   paragraphs; they are not lines.
 - paragraph: a block of text between blank lines (lines holding only whitespace), stripped.
@@ -24,18 +25,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from roots.data import words as _words
 from roots.data.document import Document
 
-WORD_RE = re.compile(r"\w+(?:['’.\-]\w+)*")
+WORD_RE = _words.WORD_RE
 _BLANK_LINE_RE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 MAX_NGRAM = 16
 # one odd 64-bit multiplier per n-gram position (a fixed seed: results are reproducible)
 _HASH_BASES = np.random.default_rng(0x5EED).integers(0, 2**63, size=MAX_NGRAM, dtype=np.uint64) * 2 + 1
 
 
-def split_words(text: str) -> list[str]:
-    """Words as defined in the module docstring."""
-    return WORD_RE.findall(text)
+def split_words(text: str, lang: str | None = None) -> list[str]:
+    """Words as defined in the module docstring (`lang`: see `roots.data.words`)."""
+    return _words.split_words(text, lang)
+
+
+def word_lang(doc: Document, lang: str | None = None) -> str:
+    """The splitter language of a step on `doc`: its own `lang`, else the document's; "" = by spaces."""
+    lang = _words.base_lang(lang or doc.metadata.get("lang"))
+    return lang if lang in _words.segmented_languages() else ""
 
 
 def split_lines(text: str) -> list[str]:
@@ -49,9 +57,10 @@ def split_paragraphs(text: str) -> list[str]:
     return [p.strip() for p in _BLANK_LINE_RE.split(text)] if text else []
 
 
-def words(doc: Document) -> list[str]:
-    """The document's words, split once per text."""
-    return doc.cached("words", split_words)
+def words(doc: Document, lang: str | None = None) -> list[str]:
+    """The document's words, split once per text (and per segmented language)."""
+    lang = word_lang(doc, lang)
+    return doc.cached(f"words{lang}", lambda t: split_words(t, lang))
 
 
 def lines(doc: Document) -> list[str]:
@@ -62,18 +71,19 @@ def paragraphs(doc: Document) -> list[str]:
     return doc.cached("paragraphs", split_paragraphs)
 
 
-def word_lengths(doc: Document) -> np.ndarray:
+def word_lengths(doc: Document, lang: str | None = None) -> np.ndarray:
     """(n_words,) int64 character length of each word."""
-    return doc.cached("word_lengths", lambda _: np.fromiter(map(len, words(doc)), np.int64, len(words(doc))))
+    ws = words(doc, lang)
+    return doc.cached(f"word_lengths{word_lang(doc, lang)}", lambda _: np.fromiter(map(len, ws), np.int64, len(ws)))
 
 
-def _word_ids(doc: Document) -> np.ndarray:
+def _word_ids(doc: Document, lang: str | None) -> np.ndarray:
     def compute(_: str) -> np.ndarray:
-        ws = words(doc)
+        ws = words(doc, lang)
         vocab = {w: i for i, w in enumerate(dict.fromkeys(ws))}  # word -> id in order of appearance
         return np.fromiter(map(vocab.__getitem__, ws), np.uint64, len(ws))
 
-    return doc.cached("word_ids", compute)
+    return doc.cached(f"word_ids{word_lang(doc, lang)}", compute)
 
 
 @dataclass(frozen=True)
@@ -90,9 +100,10 @@ class NGramStats:
     dup_chars: int
 
 
-def ngram_stats(doc: Document, n: int) -> NGramStats:
+def ngram_stats(doc: Document, n: int, lang: str | None = None) -> NGramStats:
     """Word n-gram repetition measures, computed lazily per n and cached."""
-    return doc.cached(f"ngrams_{n}", lambda _: _ngram_stats(_word_ids(doc), word_lengths(doc), n))
+    key = f"ngrams_{n}{word_lang(doc, lang)}"
+    return doc.cached(key, lambda _: _ngram_stats(_word_ids(doc, lang), word_lengths(doc, lang), n))
 
 
 def _ngram_stats(ids: np.ndarray, lengths: np.ndarray, n: int) -> NGramStats:

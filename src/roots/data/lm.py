@@ -33,9 +33,12 @@ FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)  # KenLM's --discount_fallback, for corpora
 Ngram = tuple[str, ...]
 
 
-def sentence_tokens(line: str) -> list[str]:
-    """The LM's view of one line of text: normalized, then split into words and punctuation runs."""
-    return lm_tokens(normalize_for_lm(line))
+def sentence_tokens(line: str, lang: str | None = None) -> list[str]:
+    """The LM's view of one line of text: normalized, then split into words and punctuation runs.
+
+    `lang` picks the word splitter (zh, ja: segmented; `roots.data.words`), the same as the filters'.
+    """
+    return lm_tokens(normalize_for_lm(line), lang)
 
 
 # ---------------------------------------------------------------------------------------- training
@@ -198,13 +201,16 @@ def arpa_path(path: str | Path) -> Path:
 class NgramLM:
     """An ARPA back-off model: log10 p(w | h) = logp(h w) if seen, else bow(h) + log10 p(w | h[1:])."""
 
-    def __init__(self, order: int, logp: dict[Ngram, float], bow: dict[Ngram, float]):
+    def __init__(self, order: int, logp: dict[Ngram, float], bow: dict[Ngram, float], lang: str | None = None):
         self.order, self.logp, self.bow = order, logp, bow
+        self.lang = lang  # the word splitter the model was trained with
 
     @classmethod
     def load(cls, path: str | Path) -> NgramLM:
         """Load an LM artifact folder (roots lm train) or a plain .arpa file."""
-        return cls.from_arpa(arpa_path(path))
+        lm = cls.from_arpa(arpa_path(path))
+        lm.lang = model_lang(path)
+        return lm
 
     @classmethod
     def from_arpa(cls, path: str | Path) -> NgramLM:
@@ -258,29 +264,36 @@ class NgramLM:
         return sum(self.log10_prob(tokens[max(0, i - n + 1):i], tokens[i]) for i in range(1, len(tokens)))
 
     def document_perplexity(self, text: str) -> float:
-        return document_perplexity(self.score, text)
+        return document_perplexity(self.score, text, self.lang)
 
 
 class KenLMScorer:
     """The same model read by KenLM's C++ module (pip `kenlm`), ~25x faster than `NgramLM`."""
 
-    def __init__(self, arpa: str | Path):
+    def __init__(self, arpa: str | Path, lang: str | None = None):
         import kenlm
 
         self.model = kenlm.Model(str(arpa))
+        self.lang = lang
 
     def score(self, words: list[str]) -> float:
         return self.model.score(" ".join(words), bos=True, eos=True)
 
     def document_perplexity(self, text: str) -> float:
-        return document_perplexity(self.score, text)
+        return document_perplexity(self.score, text, self.lang)
 
 
-def document_perplexity(score: Callable[[list[str]], float], text: str) -> float:
+def model_lang(path: str | Path) -> str | None:
+    """The language an LM artifact folder was trained for (its meta.json), None for a bare .arpa file."""
+    meta = Path(path) / "meta.json"
+    return read_json(meta).get("lang") if meta.is_file() else None
+
+
+def document_perplexity(score: Callable[[list[str]], float], text: str, lang: str | None = None) -> float:
     """ROOTS perplexity: 10^(-sum log10 p / sum (tokens + 1)) over the normalized non-empty lines."""
     total_logp, total_len = 0.0, 0
     for line in text.split("\n"):
-        words = sentence_tokens(line)
+        words = sentence_tokens(line, lang)
         if words:
             total_logp += score(words)
             total_len += len(words) + 1
@@ -298,7 +311,7 @@ def load_scorer(path: str | Path, backend: str = "auto") -> NgramLM | KenLMScore
             if backend == "kenlm":
                 raise UserError("backend kenlm needs the `kenlm` package (pip install kenlm)") from e
         else:
-            return KenLMScorer(arpa_path(path))
+            return KenLMScorer(arpa_path(path), model_lang(path))
     return NgramLM.load(path)
 
 
@@ -312,6 +325,9 @@ class LMTrainConfig:
     output: str = field(metadata={"help": "the LM folder to write (model.arpa + meta.json)"})
     order: int = field(default=5, metadata={"help": "n-gram order (2-6)"})
     max_lines: int | None = field(default=None, metadata={"help": "stop after this many input lines"})
+    lang: str | None = field(default=None, metadata={
+        "help": "language of the text: picks the word splitter (zh, ja segmented; others by spaces), "
+                "the same one the filters use; recorded in meta.json and used when scoring"})
 
 
 def _input_lines(path: Path) -> Iterator[str]:
@@ -344,7 +360,7 @@ def train(config: LMTrainConfig) -> int:
             if config.max_lines is not None and i >= config.max_lines:
                 break
             stats["lines"] += 1
-            words = sentence_tokens(line)
+            words = sentence_tokens(line, config.lang)
             if words:
                 stats["sentences"] += 1
                 stats["tokens"] += len(words)
@@ -355,6 +371,7 @@ def train(config: LMTrainConfig) -> int:
     write_json(out / "meta.json", artifact_meta(
         FORMAT, FORMAT_VERSION, file="model.arpa", order=config.order,
         smoothing="interpolated modified Kneser-Ney", normalization="roots_text.normalize_for_lm + lm_tokens",
+        lang=config.lang,
         source=str(src), ngram_counts=model.ngram_counts, discounts=model.discounts, **stats))
     write_run_record(out, "lm_train", config)
     print(f"wrote a {config.order}-gram LM ({stats['tokens']:,} tokens, "

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from roots.common.errors import UserError
+from roots.data import analysis
 from roots.data.base import Step
 from roots.data.document import Document
 
@@ -16,6 +17,9 @@ POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cooki
                   "use cookies")
 # a sentence ends at a run of . ! ? (optionally closed by quotes/brackets) followed by space or the end
 SENTENCE_END_RE = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s|$)")
+# Chinese/Japanese lines (lang zh, ja): full-width terminals end lines and sentences, no space needed
+CJK_TERMINAL_PUNCTUATION = (*TERMINAL_PUNCTUATION, "。", "！", "？", "」", "』", "”")
+CJK_SENTENCE_END_RE = re.compile(r"[。！？!?]+[」』”]*|[.!?]+[\"'”’)\]]*(?=\s|$)")
 
 
 @dataclass
@@ -24,7 +28,8 @@ class C4(Step):
 
     Per line, in the order of C4's reference code (tfds c4_utils): drop lines with a word longer than
     `max_word_length`; strip citation marks; drop lines not ending in terminal punctuation (or ending in
-    "..."); drop lines with fewer than `min_words_per_line` whitespace words; drop the document on
+    "..."); drop lines with fewer than `min_words_per_line` whitespace words (for zh/ja: segmented words,
+    and full-width terminals end lines and sentences); drop the document on
     "lorem ipsum"; drop lines mentioning "javascript"; drop the document on "{"; drop cookie/policy
     lines. Then drop the document with fewer than `min_sentences` sentences in its kept lines.
 
@@ -36,6 +41,7 @@ class C4(Step):
     """
 
     name = "c4"
+    lang: str | None = None  # words per line in this language (roots.data.words); None: the document's metadata lang
     min_words_per_line: int = 5
     min_sentences: int = 3
     max_word_length: int = 1000
@@ -61,14 +67,17 @@ class C4(Step):
 
     def process(self, doc: Document) -> str | None:
         kept, sentences = [], 0
+        lang = analysis.word_lang(doc, self.lang)  # "": whitespace words, as C4
+        terminal = CJK_TERMINAL_PUNCTUATION if lang else TERMINAL_PUNCTUATION
+        sentence_end = CJK_SENTENCE_END_RE if lang else SENTENCE_END_RE
         for line in doc.text.split("\n"):
             line = line.strip()
-            words = line.split()
+            words = analysis.split_words(line, lang) if lang else line.split()
             if any(len(w) > self.max_word_length for w in words):
                 continue
             if self.remove_citations:
                 line = CITATION_RE.sub("", line)
-            if self.filter_no_terminal_punct and (not line.endswith(TERMINAL_PUNCTUATION)
+            if self.filter_no_terminal_punct and (not line.endswith(terminal)
                                                   or line.endswith("...")):
                 continue
             if len(words) < self.min_words_per_line:
@@ -82,7 +91,7 @@ class C4(Step):
                 return "c4_curly_bracket"
             if self.filter_policy and any(p in lower for p in POLICY_PHRASES):
                 continue
-            sentences += max(1, len(SENTENCE_END_RE.findall(line)))
+            sentences += max(1, len(sentence_end.findall(line)))
             kept.append(line)
         if sentences < self.min_sentences:
             return "c4_too_few_sentences"

@@ -24,6 +24,7 @@ class FineWebQuality(Filter):
     """
 
     name = "fineweb_quality"
+    lang: str | None = None  # words of this language (roots.data.words); None: the document's metadata lang
     min_line_punct_ratio: float = 0.12
     line_punct_exclude_zero: bool = False  # FineWeb's option: do not drop when NO line ends in punctuation
     max_short_line_ratio: float = 0.67
@@ -45,7 +46,7 @@ class FineWebQuality(Filter):
         newlines = doc.text.count("\n")
         if analysis.line_duplicates(doc)[1] / (len(doc.text) - newlines) > self.max_dup_line_char_ratio:
             return "fineweb_dup_line_chars"
-        n_words = len(analysis.words(doc))
+        n_words = len(analysis.words(doc, self.lang))
         if n_words == 0 or newlines / n_words > self.max_newline_word_ratio:
             return "fineweb_list_ratio"
         return None

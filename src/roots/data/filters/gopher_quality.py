@@ -28,6 +28,7 @@ class GopherQuality(Filter):
     """
 
     name = "gopher_quality"
+    lang: str | None = None  # words of this language (roots.data.words); None: the document's metadata lang
     min_words: int = 50
     max_words: int = 100_000
     min_mean_word_length: float = 3
@@ -46,13 +47,13 @@ class GopherQuality(Filter):
 
     def filter(self, doc: Document) -> str | None:
         text = doc.text
-        words = analysis.words(doc)
+        words = analysis.words(doc, self.lang)
         n_words = len(words)
         if n_words < max(self.min_words, 1):  # the ratios below need at least one word
             return "gopher_short_doc"
         if n_words > self.max_words:
             return "gopher_long_doc"
-        mean_length = analysis.word_lengths(doc).mean()
+        mean_length = analysis.word_lengths(doc, self.lang).mean()
         if mean_length < self.min_mean_word_length:
             return "gopher_short_words"
         if mean_length > self.max_mean_word_length:

@@ -26,6 +26,7 @@ class GopherRepetition(Filter):
     """
 
     name = "gopher_repetition"
+    lang: str | None = None  # words of this language (roots.data.words); None: the document's metadata lang
     max_dup_line_frac: float = 0.30
     max_dup_para_frac: float = 0.30
     max_dup_line_char_frac: float = 0.20
@@ -62,9 +63,9 @@ class GopherRepetition(Filter):
         if dup_chars / n_chars > self.max_dup_line_char_frac:
             return "gopher_dup_line_chars"
         for n, max_frac in self.max_top_ngram_char_frac.items():
-            if analysis.ngram_stats(doc, n).top_chars / n_chars > max_frac:
+            if analysis.ngram_stats(doc, n, self.lang).top_chars / n_chars > max_frac:
                 return f"gopher_top_{n}gram"
         for n, max_frac in self.max_dup_ngram_char_frac.items():
-            if analysis.ngram_stats(doc, n).dup_chars / n_chars > max_frac:
+            if analysis.ngram_stats(doc, n, self.lang).dup_chars / n_chars > max_frac:
                 return f"gopher_dup_{n}grams"
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from roots.data.analysis import split_words
+from roots.data.analysis import split_words, word_lang
 from roots.data.base import Step
 from roots.data.document import Document
 
@@ -34,6 +34,7 @@ class RefinedWebLines(Step):
     """
 
     name = "refinedweb_lines"
+    lang: str | None = None  # words of this language (roots.data.words); None: the document's metadata lang
     max_uppercase_ratio: float = 0.5
     max_pattern_line_words: int = 10
     max_removed_word_ratio: float = 0.05
@@ -65,12 +66,13 @@ class RefinedWebLines(Step):
 
     def process(self, doc: Document) -> str | None:
         kept, total_words, removed_words = [], 0, 0
+        lang = word_lang(doc, self.lang)
         for line in doc.text.split("\n"):
             stripped = line.strip()
             if not stripped:
                 kept.append(line)
                 continue
-            n_words = len(split_words(stripped))
+            n_words = len(split_words(stripped, lang))
             total_words += n_words
             if self.removes(stripped, n_words):
                 removed_words += n_words

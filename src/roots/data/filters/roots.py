@@ -113,7 +113,7 @@ class RootsWordCount(Filter):
         self.max_words = _or(self.max_words, p.max_words)
 
     def filter(self, doc: Document) -> str | None:
-        n = len(words(doc))
+        n = len(words(doc, self.lang))
         if n < self.min_words:
             return "roots_too_few_words"
         if n > self.max_words:
@@ -177,7 +177,7 @@ class RootsWordRepetition(Filter):
         self.max_ratio = _or(self.max_ratio, p.word_rep_max)
 
     def filter(self, doc: Document) -> str | None:
-        ratio = word_repetition_ratio(lower_words(doc), self.n)
+        ratio = word_repetition_ratio(lower_words(doc, self.lang), self.n)
         return "roots_word_repetition" if ratio > self.max_ratio else None
 
 

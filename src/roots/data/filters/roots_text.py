@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from roots.common.errors import UserError
+from roots.data import words as lang_words
 from roots.data.document import Document
 
 PARAMETERS_FILE = "roots_parameters.yaml"
@@ -129,13 +130,16 @@ def normalize_for_lm(line: str) -> str:
 _LM_TOKEN = re.compile(r"\w+|[^\w\s]+")
 
 
-def lm_tokens(line: str) -> list[str]:
-    """Tokens of a normalized line: words and runs of punctuation.
+def lm_tokens(line: str, lang: str | None = None) -> list[str]:
+    """Tokens of a normalized line: words and runs of punctuation (zh, ja: words segmented).
 
     Upstream scores SentencePiece pieces; roots' LM is word-level, and splitting punctuation off words
     keeps "word," and "word" the same token.
     """
-    return _LM_TOKEN.findall(line)
+    tokens = _LM_TOKEN.findall(line)
+    if lang_words.segmenter(lang) is None:
+        return tokens
+    return [piece for token in tokens for piece in lang_words.segment(token, lang)]
 
 
 # ------------------------------------------------------------------------------------------- words
@@ -153,37 +157,40 @@ def strip_chars(word: str, chars: frozenset[str]) -> str:
     return word[start:end]
 
 
-def split_words(text: str, lower: bool) -> list[str]:
-    """Upstream get_words_from_document: split on space/newline/tab, (lowercase,) strip special chars."""
+def split_words(text: str, lower: bool, lang: str | None = None) -> list[str]:
+    """Upstream get_words_from_document: split on space/newline/tab, (lowercase,) strip special chars.
+
+    Languages written without spaces (zh, ja; upstream `tokenization: true` for zh, with a SentencePiece
+    model) have each whitespace token segmented into words first (`roots.data.words`).
+    """
     chars = special_characters()
-    words = (w.lower() if lower else w for w in _WORD_SEP.split(text) if w)
+    tokens: Iterable[str] = (w for w in _WORD_SEP.split(text) if w)
+    if lang_words.segmenter(lang) is not None:
+        tokens = (piece for w in tokens for piece in lang_words.segment(w, lang))
+    words = (w.lower() if lower else w for w in tokens)
     return [s for s in (strip_chars(w, chars) for w in words) if s]
 
 
-def words(doc: Document) -> list[str]:
+def _key(name: str, lang: str | None) -> str:
+    return name + (lang_words.base_lang(lang) if lang_words.segmenter(lang) is not None else "")
+
+
+def words(doc: Document, lang: str | None = None) -> list[str]:
     """Words as counted by the word-count filter (case kept)."""
-    return doc.cached("roots_words", lambda t: split_words(t, lower=False))
+    return doc.cached(_key("roots_words", lang), lambda t: split_words(t, lower=False, lang=lang))
 
 
-def lower_words(doc: Document) -> list[str]:
+def lower_words(doc: Document, lang: str | None = None) -> list[str]:
     """Words as used by the repetition, stop-word and flagged-word filters (lowercased, then stripped)."""
-    return doc.cached("roots_lower_words", lambda t: split_words(t, lower=True))
-
-
-def augmented(words_: list[str], sizes: Iterable[int], join: str) -> list[str]:
-    """Words plus their adjacent groups (zh, vi: "a b c" -> a, b, c, "a b", "b c") for list matching."""
-    out = list(words_)
-    for n in sizes:
-        out += [join.join(words_[i:i + n]) for i in range(len(words_) - n + 1)]
-    return out
+    return doc.cached(_key("roots_lower_words", lang), lambda t: split_words(t, lower=True, lang=lang))
 
 
 def ratio_in_list(doc: Document, wordset: frozenset[str], params: RootsParams) -> float:
     """Upstream stop/flagged-word ratio: matches among words (+ augmentations) / words, capped at 1."""
-    ws = lower_words(doc)
+    ws = lower_words(doc, params.lang)
     if not ws:
         return 0.0
-    candidates = augmented(ws, params.augment_sizes, params.augment_join) if params.augment_sizes else ws
+    candidates = lang_words.augment_words(ws, params.augment_sizes, params.augment_join) if params.augment_sizes else ws
     return min(1.0, sum(w in wordset for w in candidates) / len(ws))
 
 
