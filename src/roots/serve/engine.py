@@ -43,6 +43,8 @@ class Output:
     finish_reason: str | None = None  # "stop" | "length" | "cancelled" | "error"
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    error: str | None = None  # with finish_reason "error": what went wrong
+    client_error: bool = False  # the request itself was at fault (a 400), not the server (a 500)
 
 
 @dataclass

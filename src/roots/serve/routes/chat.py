@@ -1,0 +1,111 @@
+"""POST /v1/chat/completions: messages through the model's chat template, n choices, streamed or whole."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+
+from roots.serve.errors import APIError
+from roots.serve.fanout import Choices
+from roots.serve.routes.common import errors_as_events, event_stream, sse
+from roots.serve.sampling import TokenLogprobs
+from roots.serve.schemas import (
+    AssistantMessage,
+    ChatChoice,
+    ChatChoiceLogprobs,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ChatLogprobItem,
+    ChatStreamChoice,
+    ChatTokenLogprob,
+    DeltaMessage,
+    Usage,
+)
+from roots.serve.state import AppState, State
+from roots.serve.validation import check_common, sampling_params, seeded
+
+router = APIRouter()
+
+
+def chat_prompt(state: State, body: ChatCompletionRequest) -> list[int]:
+    from roots.tokenizer.chat import apply_chat_template
+
+    codec = state.model.codec
+    messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+                for m in body.messages]
+    try:
+        text = apply_chat_template(messages, codec.eos_token, codec.bos_token, codec.chat_template,
+                                   add_generation_prompt=body.add_generation_prompt)
+    except Exception as e:  # template errors come from the model's own Jinja template
+        raise APIError(400, f"could not apply the chat template: {e}", param="messages") from e
+    return codec.encode(text, special=False)
+
+
+@router.post("/v1/chat/completions", response_model=ChatCompletionResponse)
+async def chat_completions(body: ChatCompletionRequest, request: Request, state: AppState):
+    engine, limit = state.engine, state.config.max_tokens_limit
+    ids = chat_prompt(state, body)
+    asked = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens
+    max_tokens = asked if asked is not None else max(0, min(engine.max_seq_len - len(ids), limit))
+    check_common(state, body, [ids], max_tokens)
+    top = (body.top_logprobs or 0) if body.logprobs else None
+    params = sampling_params(body, max_tokens, top, echo=False)
+    choices = Choices(state, [(ids, seeded(params, j)) for j in range(body.n)])
+    choices.submit()
+    rid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if body.stream:
+        head = ChatCompletionChunk(id=rid, created=created, model=state.name, choices=[])
+        return event_stream(stream_chat(state, choices, body, head, len(ids), request))
+    texts: list[list[str]] = [[] for _ in range(body.n)]
+    lps: list[list] = [[] for _ in range(body.n)]
+    finish, completion_tokens = [None] * body.n, 0
+    async for i, out in choices.outputs(request):
+        texts[i].append(out.text)
+        lps[i].extend(out.logprobs or [])
+        if out.finish_reason:
+            finish[i], completion_tokens = out.finish_reason, completion_tokens + out.completion_tokens
+    result = [ChatChoice(index=i, message=AssistantMessage(content="".join(texts[i])),
+                         logprobs=chat_logprobs(state, lps[i]) if body.logprobs else None,
+                         finish_reason=finish[i]) for i in range(body.n)]
+    return ChatCompletionResponse(id=rid, created=created, model=state.name, choices=result,
+                                  usage=Usage.of(len(ids), completion_tokens))
+
+
+def chat_logprobs(state: State, entries: list[TokenLogprobs]) -> ChatChoiceLogprobs:
+    codec = state.model.codec
+
+    def item(token_id: int, logprob: float) -> ChatTokenLogprob:
+        text = codec.token_text(token_id)
+        return ChatTokenLogprob(token=text, logprob=logprob, bytes=list(text.encode("utf-8")))
+
+    return ChatChoiceLogprobs(content=[ChatLogprobItem(**item(e.token_id, e.logprob).model_dump(),
+                                                       top_logprobs=[item(t, lp) for t, lp in e.top])
+                                       for e in entries])
+
+
+async def stream_chat(state: State, choices: Choices, body: ChatCompletionRequest, head: ChatCompletionChunk,
+                      prompt_tokens: int, request: Request) -> AsyncIterator[str]:
+    def chunk(choice: ChatStreamChoice) -> str:
+        return sse(head.model_copy(update={"choices": [choice]}))
+
+    for i in range(body.n):
+        yield chunk(ChatStreamChoice(index=i, delta=DeltaMessage(role="assistant", content="")))
+    completion_tokens = 0
+    async for i, out in errors_as_events(choices.outputs(request)):
+        if isinstance(out, str):
+            yield out
+            continue
+        if out.finish_reason:
+            completion_tokens += out.completion_tokens
+        if not (out.text or out.finish_reason or (body.logprobs and out.logprobs)):
+            continue
+        logprobs = chat_logprobs(state, out.logprobs or []) if body.logprobs else None
+        yield chunk(ChatStreamChoice(index=i, delta=DeltaMessage(content=out.text or None), logprobs=logprobs,
+                                     finish_reason=out.finish_reason))
+    if body.stream_options and body.stream_options.include_usage:
+        yield sse(head.model_copy(update={"usage": Usage.of(prompt_tokens, completion_tokens)}))
+    yield sse("[DONE]")
