@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                    "the whole job on a built-in corpus that works offline"),
     "curate": ("roots.data.pipeline:curate", "run a curation recipe over WARC/WET/JSONL/Parquet/text inputs"),
     "report": ("roots.data.report:run", "(re)write a curation run's funnel report (report.html, funnel.png)"),
+    "lists": ("roots.data.lists:show", "the published word/domain lists a recipe uses: entries, source, license, sha256"),
+    "lists update": ("roots.data.lists:update", "fetch a published list (ut1) from its pinned URL, verify, cache"),
     "lm train": ("roots.data.lm:train",
                  "train an n-gram LM (modified Kneser-Ney, ARPA) for perplexity filtering"),
     "tokenizer train": ("roots.tokenizer.train:run",

@@ -197,6 +197,11 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "") 
             kwargs.update(nargs="+", action="extend", metavar=f.name.upper())
         else:
             kwargs["metavar"] = f.name.upper()
+        if f.metadata.get("positional"):  # `roots lists update ut1`
+            kwargs["nargs"] = None if required else "?"
+            kwargs.pop("dest")
+            parser.add_argument(dotted, **kwargs)
+            continue
         names = [flag] if flag == "--" + dotted else [flag, "--" + dotted]
         parser.add_argument(*names, **kwargs)
 

@@ -103,6 +103,10 @@ class Step:
     def setup(self) -> None:
         """Load heavy resources (models, word lists). Called once per worker before `process`."""
 
+    def lists(self) -> list[str]:
+        """The published lists (roots.data.lists names) or list files this step uses, for run records."""
+        return []
+
     def prepare(self, shards: list[Path], work_dir: Path, workers: int = 1,
                 executor: Executor | None = None) -> None:
         """For `needs_corpus` steps: build what `process` needs from the whole corpus (resumably).

@@ -270,7 +270,10 @@ def run_curation(config: CurateConfig) -> dict[str, Any]:
             segments.append(segment)
     stats = _merge_stats(recipe, len(inputs), per_segment, segments, time.perf_counter() - start, docs_done[0])
     write_json(out / "stats.json", stats)
+    from roots.data.lists import lists_of_steps
+
     write_run_record(out, "curate", config, recipe=recipe.to_dict(), inputs=[str(p) for p in inputs],
+                     lists=lists_of_steps(steps),
                      output={k: stats["output"][k] for k in ("docs", "chars")}, time_s=stats["time_s"])
     try:
         from roots.data.report import write_report
