@@ -53,8 +53,9 @@ class TrainConfig:
     compile: bool = False
     parallel: Literal["ddp", "fsdp"] = field(default="ddp", metadata={"help": "under torchrun"})
     threads: int = field(default=0, metadata={"help": "CPU threads for torch; 0 leaves torch's default"})
-    resume: str = field(default="auto", metadata={"help": "auto (continue if a checkpoint exists), no, or a "
-                                                          "checkpoint folder"})
+    resume: str = field(default="auto", metadata={
+        "help": "auto (continue from the newest intact checkpoint, if any), none (a fresh run; refused where "
+                "checkpoints exist), or a checkpoint folder"})
     tensorboard: bool = True
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ import math
 import os
 import random
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -127,21 +128,11 @@ class Trainer:
         torch.manual_seed(seed)
 
     def _maybe_resume(self) -> None:
-        resume = self.config.resume
-        if resume == "no":
-            if (self.ckpt_dir / "last").exists():
-                raise UserError(f"{self.run_dir} already holds checkpoints; use --resume auto to continue it "
-                                f"or choose another --out-dir")
+        path = resume_point(self.config.resume, self.ckpt_dir, "train", self.dist.is_main)
+        if path is None:
             torch.manual_seed(self.config.seed + self.dist.rank)
-            return
-        if resume == "auto":
-            if not (self.ckpt_dir / "last").exists():
-                torch.manual_seed(self.config.seed + self.dist.rank)
-                return
-            path = (self.ckpt_dir / "last").resolve()
         else:
-            path = ckpt.find_checkpoint(resume)
-        self.load_checkpoint(path)
+            self.load_checkpoint(path, verified=True)
 
     # ------------------------------------------------------------------------------------------- loop
 
@@ -269,11 +260,11 @@ class Trainer:
             dist.barrier()
         return path
 
-    def load_checkpoint(self, path: Path) -> None:
+    def load_checkpoint(self, path: Path, verified: bool = False) -> None:
         from safetensors.torch import load_file
         from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
 
-        state = ckpt.load_state(path)
+        state = ckpt.load_state(path, verified=verified)
         if state["world_size"] != self.dist.world_size:
             raise UserError(f"{path} was written by {state['world_size']} processes, this run has "
                             f"{self.dist.world_size}; an exact resume needs the same number")
@@ -290,6 +281,35 @@ class Trainer:
         if "cuda" in rng and self.device.type == "cuda":
             torch.cuda.set_rng_state(torch.tensor(rng["cuda"], dtype=torch.uint8), self.device)
         self.step, self.best_val = state["step"], state["best_val_loss"]
+
+
+def resume_point(resume: str, ckpt_dir: Path, command: str, report: bool = True) -> Path | None:
+    """The checkpoint a run continues from under the `--resume` rules, or None for a fresh start.
+
+    auto: the newest checkpoint that verifies, saying which newer ones were skipped and why; a fresh start
+    only where there is no checkpoint at all. none (or no): a fresh start, refused where checkpoints exist.
+    A path: that checkpoint, which must verify.
+    """
+    run_dir = ckpt_dir.parent
+    if resume in ("none", "no"):
+        if ckpt.has_checkpoints(ckpt_dir):
+            raise UserError(f"{run_dir} already holds checkpoints; use --resume auto to continue it or choose "
+                            f"another --out-dir")
+        return None
+    if resume != "auto":
+        path = ckpt.find_checkpoint(resume)
+        ckpt.load_state(path)  # verifies: a damaged checkpoint is one line, not a deserializer's traceback
+        return path
+    path, skipped = ckpt.newest_intact(ckpt_dir)
+    if report:
+        for bad, reason in skipped:
+            print(f"roots {command}: skipping checkpoint {bad}: {reason}", file=sys.stderr)
+    if path is None and (skipped or ckpt.has_checkpoints(ckpt_dir)):
+        raise UserError(f"no intact checkpoint in {ckpt_dir} (skipped {len(skipped)}); to start over, use a new "
+                        f"--out-dir (or delete {ckpt_dir}); --resume PATH resumes from a copy you trust")
+    if path is not None and skipped and report:
+        print(f"roots {command}: resuming from {path.name}", file=sys.stderr)
+    return path
 
 
 def _tokenizer_file(data_dir: Path, meta: dict[str, Any]) -> Path | None:
