@@ -47,6 +47,7 @@ class StepStats:
     dropped: Counter = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)  # a few messages of unexpected exceptions
     examples: dict[str, list[dict]] = field(default_factory=dict)  # reason -> a few dropped docs
+    not_applied: str | None = None  # why an optional step with missing inputs did nothing (flagged everywhere)
 
     def add_example(self, reason: str, doc: Document) -> None:
         kept = self.examples.setdefault(reason, [])
@@ -59,6 +60,7 @@ class StepStats:
         self.chars_in += other.chars_in
         self.chars_out += other.chars_out
         self.time_s += other.time_s
+        self.not_applied = self.not_applied or other.not_applied
         self.dropped.update(other.dropped)
         self.errors = (self.errors + other.errors)[:_MAX_ERROR_SAMPLES]
         for reason, docs in other.examples.items():
@@ -78,6 +80,7 @@ class StepStats:
             "dropped": dict(self.dropped.most_common()),
             "errors": self.errors,
             "examples": self.examples,
+            "not_applied": self.not_applied,
         }
 
     @classmethod
@@ -86,6 +89,7 @@ class StepStats:
             name=d["name"], docs_in=d["docs_in"], docs_out=d["docs_out"], chars_in=d["chars_in"],
             chars_out=d["chars_out"], time_s=d["time_s"], dropped=Counter(d.get("dropped", {})),
             errors=list(d.get("errors", [])), examples={k: list(v) for k, v in d.get("examples", {}).items()},
+            not_applied=d.get("not_applied"),
         )
 
 
@@ -99,6 +103,14 @@ class Step:
 
     name: ClassVar[str] = "step"
     needs_corpus: ClassVar[bool] = False
+    # set by the recipe (`optional: true` next to a step's parameters): with missing inputs the step
+    # runs as a no-op flagged NOT APPLIED instead of failing; `not_applied` then holds why
+    optional: bool = False
+    not_applied: str | None = None
+
+    def missing_inputs(self) -> str | None:
+        """What the user must pass for this step to do its job (None when nothing is missing)."""
+        return None
 
     def setup(self) -> None:
         """Load heavy resources (models, word lists). Called once per worker before `process`."""
@@ -122,6 +134,15 @@ class Step:
     def run(self, docs: Iterable[Document], stats: StepStats, rejects: RejectSink | None = None
             ) -> Iterator[Document]:
         """Stream `docs` through `process`, counting everything into `stats`."""
+        if self.not_applied:
+            stats.not_applied = self.not_applied
+            for doc in docs:
+                stats.docs_in += 1
+                stats.docs_out += 1
+                stats.chars_in += len(doc.text)
+                stats.chars_out += len(doc.text)
+                yield doc
+            return
         clock = time.perf_counter
         for doc in docs:
             stats.docs_in += 1

@@ -263,8 +263,9 @@ def run_curation(config: CurateConfig) -> dict[str, Any]:
             )
             if k > 0:
                 shards = [out / s["path"] for r in per_segment[-1] for s in r["output"]["shards"]]
-                group[0].prepare(shards, work_dir=out / "work" / group[0].name, workers=config.workers,
-                                 executor=executor)
+                if not group[0].not_applied:  # a step flagged NOT APPLIED has nothing to prepare
+                    group[0].prepare(shards, work_dir=out / "work" / group[0].name, workers=config.workers,
+                                     executor=executor)
                 tasks = [Task(f"{i:05d}", p) for i, p in enumerate(shards)]
             per_segment.append(_run_segment(segment, tasks, executor, docs_done))
             segments.append(segment)
@@ -273,7 +274,7 @@ def run_curation(config: CurateConfig) -> dict[str, Any]:
     from roots.data.lists import lists_of_steps
 
     write_run_record(out, "curate", config, recipe=recipe.to_dict(), inputs=[str(p) for p in inputs],
-                     lists=lists_of_steps(steps),
+                     lists=lists_of_steps(steps), not_applied=not_applied(stats),
                      output={k: stats["output"][k] for k in ("docs", "chars")}, time_s=stats["time_s"])
     try:
         from roots.data.report import write_report
@@ -284,6 +285,11 @@ def run_curation(config: CurateConfig) -> dict[str, Any]:
     return stats
 
 
+def not_applied(stats: dict[str, Any]) -> list[dict[str, str]]:
+    """The steps of a run that did nothing because their inputs were missing (recipe-optional steps)."""
+    return [{"step": s["name"], "reason": s["not_applied"]} for s in stats["steps"] if s.get("not_applied")]
+
+
 def curate(config: CurateConfig) -> int:
     """CLI entry point of `roots curate`."""
     stats = run_curation(config)
@@ -291,6 +297,8 @@ def curate(config: CurateConfig) -> int:
     print(f"curate: {stats['reader']['docs']} documents read ({skipped} skipped) from {stats['inputs']} files, "
           f"{stats['output']['docs']} kept in {len(stats['output']['shards'])} shard(s) "
           f"-> {Path(config.output) / 'data'} ({config.format}; stats.json, run.json)")
+    for item in not_applied(stats):
+        print(f"curate: NOT APPLIED: {item['step']}: {item['reason']}")
     return 0
 
 

@@ -7,7 +7,10 @@ steps:
   - extract: {backend: trafilatura}
   - langid: {min_score: 0.65}
 ```
-Each step is a one-key mapping `name -> params` or a bare name. Shipped recipes live in
+Each step is a one-key mapping `name -> params` or a bare name. `optional: true` among a step's params
+lets a step whose inputs are missing (decontamination without evaluation sets, perplexity without a
+model) run as a no-op flagged NOT APPLIED in stats.json, run.json, the report and the CLI summary;
+without it such a step fails the run before any work, saying what to pass. Shipped recipes live in
 `roots/data/recipes/<name>.yaml` and load by name; any other YAML loads by path.
 """
 
@@ -36,9 +39,15 @@ class Recipe:
     def build_steps(self) -> list[Step]:
         """Instantiate every step (parameters are validated against the step's fields)."""
         try:
-            return [build_step(name, params) for name, params in self.steps]
+            steps = [build_step(name, params) for name, params in self.steps]
         except ConfigError as e:
             raise UserError(f"recipe {self.name!r}: {e}") from e
+        for step in steps:  # no silent no-ops: a step missing its inputs fails, or is flagged if optional
+            missing = step.missing_inputs()
+            if missing and not step.optional:
+                raise UserError(f"recipe {self.name!r}: step {step.name} cannot run: {missing}")
+            step.not_applied = missing
+        return steps
 
     def with_overrides(self, assignments: list[str]) -> Recipe:
         """A copy with `step.param=value` assignments applied (value parsed as YAML: 0.5, [a, b], true).

@@ -54,4 +54,10 @@ def step_class(name: str) -> type[Step]:
 def build_step(name: str, params: dict[str, Any] | None = None) -> Step:
     """Instantiate a registered step from its recipe parameters (validated against its fields)."""
     cls = step_class(name)
-    return from_dict(cls, params or {}, where=f"step {name}")
+    params = dict(params or {})
+    optional = params.pop("optional", False)
+    if not isinstance(optional, bool):
+        raise UserError(f"step {name}: optional must be true or false, got {optional!r}")
+    step = from_dict(cls, params, where=f"step {name}")
+    step.optional = optional
+    return step

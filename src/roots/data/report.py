@@ -61,7 +61,8 @@ def funnel(stats: dict[str, Any]) -> list[FunnelRow]:
 
     rows = [FunnelRow("input", docs0, chars0, 100.0 if docs0 else 0.0, 100.0 if chars0 else 0.0)]
     for s in steps:
-        rows.append(FunnelRow(s["name"], s["docs_out"], s["chars_out"], pct(s["docs_out"], docs0),
+        label = f"{s['name']} (NOT APPLIED)" if s.get("not_applied") else s["name"]
+        rows.append(FunnelRow(label, s["docs_out"], s["chars_out"], pct(s["docs_out"], docs0),
                               pct(s["chars_out"], chars0)))
     return rows
 
@@ -110,6 +111,10 @@ def render_html(stats: dict[str, Any], rows: list[FunnelRow], png: bytes) -> str
                  f"documents read, {e(str(output.get('docs', '?')))} documents "
                  f"({e(str(output.get('chars', '?')))} characters) written to "
                  f"{len(output.get('shards') or [])} shard(s) in {e(str(stats.get('time_s', '?')))} s.</p>")
+    for s in stats["steps"]:
+        if s.get("not_applied"):
+            parts.append(f"<p class=err><b>NOT APPLIED: {e(s['name'])}</b> kept every document without checking "
+                         f"it: {e(s['not_applied'])}</p>")
     if reader.get("skipped"):
         parts.append("<h2>Reader skips</h2>" + _table(["reason", "documents"], list(reader["skipped"].items())))
     parts.append('<h2>Funnel</h2><img alt="funnel" src="data:image/png;base64,'
@@ -118,7 +123,7 @@ def render_html(stats: dict[str, Any], rows: list[FunnelRow], png: bytes) -> str
                         [[r.name, r.docs, f"{r.docs_pct:.2f}", r.chars, f"{r.chars_pct:.2f}"] for r in rows]))
     parts.append("<h2>Steps</h2>")
     for s in stats["steps"]:
-        parts.append(f"<h3>{e(s['name'])}</h3>")
+        parts.append(f"<h3>{e(s['name'])}{' (NOT APPLIED)' if s.get('not_applied') else ''}</h3>")
         speed = "" if s.get("docs_per_s") is None else f", {s['docs_per_s']} docs/s"
         parts.append(f"<p>{s['docs_in']} documents in, {s['docs_out']} out; {s.get('time_s', 0)} s{speed}</p>")
         dropped = s.get("dropped") or {}

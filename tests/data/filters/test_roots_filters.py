@@ -271,10 +271,11 @@ def test_bad_word_list_files(tmp_path):
         RootsFlaggedWords(flagged_words_file=str(empty)).setup()
 
 
-def test_perplexity_without_a_model_keeps_everything(caplog):
+def test_perplexity_without_a_model_says_what_to_pass():
+    """No silent no-op: the missing model is reported (the recipe fails or flags the step NOT APPLIED)."""
     f = RootsPerplexity(lang="en", model=None)
-    assert f.filter(doc("anything at all")) is None
-    assert "no n-gram LM given" in caplog.text
+    assert "roots_perplexity.model" in f.missing_inputs()
+    assert RootsPerplexity(lang="en", model=None, max_perplexity=1).filter(doc("anything at all")) is None
 
 
 def test_filters_share_one_word_split(tmp_path):

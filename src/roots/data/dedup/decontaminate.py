@@ -111,8 +111,10 @@ class EvalIndex:
 class Decontaminate(Step):
     """Drop (or flag in `metadata["contamination"]`) documents too close to an evaluation document.
 
-    Recipes ship with `eval_files: []` (the evaluation sets are the user's): the step then keeps every
-    document and says so once; fill them in with `roots curate ... --set decontaminate.eval_files=A,B`.
+    The evaluation sets are the user's: without `eval_files` the step cannot run, so the recipe fails
+    before any work, or, where the recipe marks the step `optional: true` (massivetext), it is flagged
+    NOT APPLIED in stats.json, run.json, the report and the CLI summary. Fill them in with
+    `roots curate ... --set decontaminate.eval_files=A,B`.
     """
 
     name: ClassVar[str] = "decontaminate"
@@ -129,6 +131,12 @@ class Decontaminate(Step):
             raise UserError("decontaminate: threshold must be in (0, 1] and metric jaccard or containment")
         if self.mode not in ("drop", "flag"):
             raise UserError(f"decontaminate: mode must be drop or flag, not {self.mode!r}")
+
+    def missing_inputs(self) -> str | None:
+        if not self.eval_files:
+            return ("no evaluation sets to check against; pass --set decontaminate.eval_files=FILE[,FILE...] "
+                    "(JSONL with a text field, or text with one document per line)")
+        return None
 
     def prepare(self, shards: list[Path], work_dir: Path, workers: int = 1,
                 executor: Executor | None = None) -> None:

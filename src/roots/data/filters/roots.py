@@ -281,8 +281,9 @@ class RootsPerplexity(Filter):
     """§3.2 filter 8: perplexity under an n-gram LM (`roots lm train`) <= max_perplexity.
 
     ppl = 10^(-sum log10 p / sum (tokens + 1)) over the document's normalized, non-empty lines,
-    rounded to 0.1 as upstream; the score is kept in `metadata["perplexity"]`. With `model: null` the
-    step keeps every document and says once that it is skipped (no reference LM was given).
+    rounded to 0.1 as upstream; the score is kept in `metadata["perplexity"]`. Without a model the step
+    cannot run: the recipe fails before any work, or, marked `optional: true` (the roots recipe), the step
+    is flagged NOT APPLIED in stats.json, run.json, the report and the CLI summary.
     `backend: auto` scores with KenLM when the `kenlm` module is importable (same ARPA file, same
     numbers to float32 precision), else with roots' own scorer.
     """
@@ -299,11 +300,15 @@ class RootsPerplexity(Filter):
         self._lm = None
         self._ready = False
 
+    def missing_inputs(self) -> str | None:
+        if self.model is None:
+            return ("no n-gram LM to score with; pass --set roots_perplexity.model=PATH (train one with "
+                    "`roots lm train --input REFERENCE --output LM`)")
+        return None
+
     def setup(self) -> None:
         self._ready = True
         if self.model is None:
-            log.warning("roots_perplexity: no n-gram LM given (model: null), so the step keeps every "
-                        "document; train one with `roots lm train --input REFERENCE --output LM`")
             return
         from roots.data.lm import load_scorer
 
