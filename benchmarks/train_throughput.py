@@ -58,7 +58,7 @@ def step_fn(model: torch.nn.Module, is_hf: bool, x: torch.Tensor, y: torch.Tenso
         if is_hf:  # HF shifts labels inside: pass the inputs as labels
             loss = model(input_ids=x, labels=x).loss
         else:
-            _, loss = model(x, y)
+            _, loss = model(x, targets=y)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)

@@ -64,7 +64,7 @@ def test_seq2seq_cached_decoding_and_beam_search():
         full = model(src, tgt)
         memories = model.memories(model.encode(src))
         cache = model.new_kv_cache(1, 6)
-        steps = [model.decode(tgt[:, i : i + 1], memories, None, cache) for i in range(6)]
+        steps = [model.decode(tgt[:, i : i + 1], memories, None, cache, torch.tensor([i])) for i in range(6)]
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
     greedy = model.generate(src, start_id=0, eos_id=2, max_new_tokens=10)[0]
     beam1 = model.generate(src, start_id=0, eos_id=2, max_new_tokens=10, num_beams=1)[0]

@@ -103,9 +103,47 @@ def test_kv_cache_matches_full_forward(preset, overrides):
         full = model(idx)
         cache = model.new_kv_cache(batch=2)
         # a prefill of 5 positions, then a chunk of 3 (needs an explicit mask), then one token at a time
-        parts = [model(idx[:, :5], kv_cache=cache), model(idx[:, 5:8], kv_cache=cache)]
-        parts += [model(idx[:, t : t + 1], kv_cache=cache) for t in range(8, 12)]
+        pos = torch.arange(12)
+        parts = [model(idx[:, :5], pos[:5], cache), model(idx[:, 5:8], pos[5:8], cache)]
+        parts += [model(idx[:, t : t + 1], pos[t : t + 1], cache) for t in range(8, 12)]
     torch.testing.assert_close(torch.cat(parts, dim=1), full, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("preset,overrides", [
+    ("debug", {}), ("debug", {"positions": "sinusoidal"}), ("debug-llama", {}),
+])
+def test_ragged_rows_in_one_cache_equal_single_row_runs(preset, overrides):
+    """Rows of different lengths share one static cache, each at its own positions (continuous batching):
+    the prefill of ragged prompts (right-padded) and the per-row decode steps give each row the logits of
+    running that row alone."""
+    model = TransformerModel.from_preset(preset, **overrides).eval()
+    lengths = [3, 7, 5]
+    g = torch.Generator().manual_seed(2)
+    seqs = [torch.randint(0, 256, (n + 4,), generator=g) for n in lengths]  # prompt + 4 decoded tokens
+    with torch.no_grad():
+        alone = [model(s[None])[0] for s in seqs]  # (n + 4, V) each, no cache
+        cache = model.new_kv_cache(batch=3, max_len=16)
+        width = max(lengths)
+        prompts = torch.zeros(3, width, dtype=torch.long)
+        for r, n in enumerate(lengths):
+            prompts[r, :n] = seqs[r][:n]
+        pos = torch.arange(width).expand(3, -1)  # padding past a row's end is overwritten before it is read
+        prefill = model(prompts, pos, cache)
+        for r, n in enumerate(lengths):
+            torch.testing.assert_close(prefill[r, :n], alone[r][:n], rtol=1e-5, atol=1e-5)
+        for step in range(4):
+            ids = torch.stack([s[n + step] for s, n in zip(seqs, lengths)])[:, None]  # (3, 1)
+            row_pos = torch.tensor(lengths)[:, None] + step  # (3, 1): each row at its own position
+            logits = model(ids, row_pos, cache)[:, 0]
+            for r, n in enumerate(lengths):
+                torch.testing.assert_close(logits[r], alone[r][n + step], rtol=1e-5, atol=1e-5)
+
+
+def test_logits_to_keep_projects_the_last_positions():
+    model = TransformerModel.from_preset("debug").eval()
+    idx = _tokens(model.config)
+    with torch.no_grad():
+        torch.testing.assert_close(model(idx, logits_to_keep=2), model(idx)[:, -2:])
 
 
 def test_loss_is_cross_entropy_and_ignores_minus_100():
@@ -113,7 +151,7 @@ def test_loss_is_cross_entropy_and_ignores_minus_100():
     idx = _tokens(model.config)
     targets = idx.roll(-1, dims=1)
     targets[:, -1] = -100
-    logits, loss = model(idx, targets)
+    logits, loss = model(idx, targets=targets)
     expected = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 256), targets[:, :-1].reshape(-1))
     torch.testing.assert_close(loss, expected)
 

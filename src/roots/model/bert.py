@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from roots.model.config import ModelConfig
-from roots.model.layers import MLP, CausalSelfAttention, make_norm, sinusoidal_table
+from roots.model.layers import MLP, CausalSelfAttention, dropout, make_norm, sinusoidal_table
 
 
 class EncoderBlock(nn.Module):
@@ -49,31 +49,34 @@ class Embeddings(nn.Module):
             self.register_buffer("pos_table", sinusoidal_table(config.block_size, config.n_embd), persistent=False)
         self.wtt = nn.Embedding(type_vocab_size, config.n_embd) if type_vocab_size else None
         self.ln_emb = make_norm(config) if config.norm_position == "post" else nn.Identity()
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = dropout(config.dropout)
         self.block_size = config.block_size
         self.soft_prompt: nn.Module | None = None  # prompt tuning (roots.train.finetune.adapters)
 
     def forward(self, x: torch.Tensor, token_type: torch.Tensor | None = None,
-                start: int = 0) -> tuple[torch.Tensor, int]:
-        """Embeddings (B, T, C) from the token embeddings x (B, T, C) at positions start.., and the number P
-        of soft-prompt vectors prepended in front (the output then has P + T positions)."""
+                input_pos: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
+        """Embeddings (B, T, C) from the token embeddings x (B, T, C) at positions input_pos ((T,) or (B, T);
+        default 0..), and the number P of soft-prompt vectors prepended in front (the output then has
+        P + T positions; only without input_pos)."""
         B, T = x.shape[:2]
         if self.wtt is not None:
             if token_type is None:
                 token_type = torch.zeros(B, T, dtype=torch.long, device=x.device)
             x = x + self.wtt(token_type)
         n_prompt = 0
-        if self.soft_prompt is not None and start == 0:
-            prompt = self.soft_prompt(B).to(x.dtype)  # (B, P, C)
-            n_prompt = prompt.size(1)
-            x = torch.cat([prompt, x], dim=1)
-        T = x.size(1)
-        if start + T > self.block_size:
-            raise ValueError(f"sequence of length {start + T} exceeds block_size {self.block_size}")
+        if input_pos is None:
+            if self.soft_prompt is not None:
+                prompt = self.soft_prompt(B).to(x.dtype)  # (B, P, C)
+                n_prompt = prompt.size(1)
+                x = torch.cat([prompt, x], dim=1)
+            T = x.size(1)
+            if T > self.block_size:
+                raise ValueError(f"sequence of length {T} exceeds block_size {self.block_size}")
+            input_pos = torch.arange(T, device=x.device)
         if self.learned:
-            x = x + self.wpe(torch.arange(start, start + T, device=x.device))
+            x = x + self.wpe(input_pos)
         else:
-            x = x + self.pos_table[start : start + T].to(x.dtype)
+            x = x + self.pos_table[input_pos].to(x.dtype)
         return self.drop(self.ln_emb(x)), n_prompt
 
 

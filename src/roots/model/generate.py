@@ -43,9 +43,11 @@ def sample(model: torch.nn.Module, idx: torch.Tensor, max_new_tokens: int, tempe
     block = model.config.block_size
     max_new_tokens = min(max_new_tokens, block - 1)
     idx = idx[:, -(block - max_new_tokens):]  # room for the new tokens in the cache
-    cache = model.new_kv_cache(idx.size(0), idx.size(1) + max_new_tokens)
-    logits = model(idx, kv_cache=cache)[:, -1, :]  # (B, vocab)
-    for _ in range(max_new_tokens):
+    T = idx.size(1)
+    cache = model.new_kv_cache(idx.size(0), T + max_new_tokens)
+    positions = torch.arange(T + max_new_tokens, device=idx.device)
+    logits = model(idx, positions[:T], cache, logits_to_keep=1)[:, -1, :]  # (B, vocab)
+    for step in range(max_new_tokens):
         if temperature == 0:
             next_id = logits.argmax(dim=-1)
         else:
@@ -54,7 +56,7 @@ def sample(model: torch.nn.Module, idx: torch.Tensor, max_new_tokens: int, tempe
         yield next_id
         if eos_id is not None and bool((next_id == eos_id).all()):
             return
-        logits = model(next_id[:, None], kv_cache=cache)[:, -1, :]
+        logits = model(next_id[:, None], positions[T + step : T + step + 1], cache)[:, -1, :]
 
 
 @dataclass

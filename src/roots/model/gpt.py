@@ -14,7 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from roots.model.config import ModelConfig
-from roots.model.layers import MLP, CausalSelfAttention, KVCache, make_norm, rope_cache, sinusoidal_table
+from roots.model.kv_cache import KVCache, causal_mask, new_caches
+from roots.model.layers import MLP, CausalSelfAttention, dropout, make_norm, rope_cache, sinusoidal_table
 
 
 class Block(nn.Module):
@@ -28,8 +29,9 @@ class Block(nn.Module):
         self.mlp = MLP(config)
 
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None,
-                kv_cache: KVCache | None = None) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), rope, kv_cache)
+                kv_cache: KVCache | None = None, input_pos: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), rope, kv_cache, input_pos=input_pos, mask=mask)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -46,7 +48,7 @@ class TransformerModel(nn.Module):
         self.config = config
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(config.vocab_size, config.n_embd),
-            drop=nn.Dropout(config.dropout),
+            drop=dropout(config.dropout),
             h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
             ln_f=make_norm(config),
         ))
@@ -80,56 +82,81 @@ class TransformerModel(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=self.config.init_std)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
-                kv_cache: list[KVCache] | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Logits (B, T, vocab) for token ids idx (B, T); with targets (B, T) also the mean cross-entropy.
+    def forward(self, idx: torch.Tensor, input_pos: torch.Tensor | None = None,
+                kv_cache: list[KVCache] | None = None, attn_mask: torch.Tensor | None = None, *,
+                targets: torch.Tensor | None = None,
+                logits_to_keep: int = 0) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, T, vocab) for token ids idx (B, T); with targets (B, T) also the mean cross-entropy
+        (targets equal to -100 are ignored).
 
-        With `kv_cache` (one KVCache per layer, see `new_kv_cache`), idx holds only the new positions and
-        the cache supplies the past ones. Targets equal to -100 are ignored.
+        input_pos: the positions of idx, (T,) for every row or (B, T) per row; default 0..T-1.
+        kv_cache: one KVCache per layer (`new_kv_cache`); idx then holds only the new tokens, written at
+            input_pos, and each query reads its row's slots up to its own position (rows may be ragged).
+        attn_mask: bool, broadcast to (B, 1, T, S), replacing the causal mask (S = cache length or T).
+        logits_to_keep: project only the last N positions (0: all).
         """
-        logits = self.lm_head(self.features(idx, kv_cache))  # (B, T, vocab)
+        h = self.features(idx, input_pos, kv_cache, attn_mask)
+        logits = self.lm_head(h[:, -logits_to_keep:] if logits_to_keep else h)  # (B, T, vocab)
         if targets is None:
             return logits
         loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
         return logits, loss
 
-    def features(self, idx: torch.Tensor, kv_cache: list[KVCache] | None = None) -> torch.Tensor:
+    def features(self, idx: torch.Tensor, input_pos: torch.Tensor | None = None,
+                 kv_cache: list[KVCache] | None = None, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         """The final-norm hidden states (B, T, C) of idx (B, T): what the lm_head and task heads read.
 
         A soft prompt (prompt tuning, see roots.train.finetune.adapters) set as `self.soft_prompt` is
-        prepended as P learned embeddings before the first position; its outputs are not returned.
+        prepended as P learned embeddings at positions 0..P-1 (the tokens follow at P..); its outputs
+        are not returned. With a cache it is written by the call that holds position 0.
         """
-        start = kv_cache[0].pos if kv_cache is not None else 0
+        if kv_cache is not None and input_pos is None:
+            raise ValueError("a KV cache needs input_pos: the positions of the new tokens")
         x = self.transformer.wte(idx)  # (B, T, C)
-        n_prompt = 0
-        if self.soft_prompt is not None and start == 0:
-            prompt = self.soft_prompt(idx.size(0)).to(x.dtype)  # (B, P, C)
-            n_prompt = prompt.size(1)
-            x = torch.cat([prompt, x], dim=1)  # (B, P + T, C)
         T = x.size(1)
-        if start + T > self.config.block_size:
-            raise ValueError(f"sequence of length {start + T} exceeds block_size {self.config.block_size}")
+        if input_pos is None:
+            input_pos = torch.arange(T, device=idx.device)
+            if T > self.config.block_size:
+                raise ValueError(f"sequence of length {T} exceeds block_size {self.config.block_size}")
+        n_prompt = 0
+        if self.soft_prompt is not None:
+            if attn_mask is not None:
+                raise ValueError("a soft prompt shifts every position; pass no attn_mask with one")
+            n_prompt = self.soft_prompt(1).size(1)
+            input_pos = input_pos + n_prompt
+            if bool((input_pos == n_prompt).any()):  # the call that starts the sequence carries the prompt
+                x = torch.cat([self.soft_prompt(x.size(0)).to(x.dtype), x], dim=1)  # (B, P + T, C)
+                lead = torch.arange(n_prompt, device=idx.device)
+                input_pos = torch.cat([lead if input_pos.dim() == 1 else lead.expand(x.size(0), -1), input_pos],
+                                      dim=-1)
+            else:
+                n_prompt = 0
+            if x.size(1) > self.config.block_size:
+                raise ValueError(f"sequence of length {x.size(1)} exceeds block_size {self.config.block_size}")
         rope = None
         if self.config.positions == "learned":
-            pos = torch.arange(start, start + T, device=idx.device)
-            x = x + self.transformer.wpe(pos)  # (T, C) broadcast over the batch
+            x = x + self.transformer.wpe(input_pos)  # (T, C) broadcast over the batch, or (B, T, C)
         elif self.config.positions == "sinusoidal":
-            x = x + self.pos_table[start : start + T].to(x.dtype)
-        else:
-            rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])
+            x = x + self.pos_table[input_pos].to(x.dtype)
+        else:  # (T, hd), or (B, 1, T, hd) to broadcast over heads
+            cos, sin = self.rope_cos[input_pos], self.rope_sin[input_pos]
+            rope = (cos, sin) if input_pos.dim() == 1 else (cos[:, None], sin[:, None])
+        mask = attn_mask
+        if mask is None and kv_cache is not None:
+            mask = causal_mask(input_pos, kv_cache[0].max_len)
         x = self.transformer.drop(x)
         for i, block in enumerate(self.transformer.h):
-            x = block(x, rope, kv_cache[i] if kv_cache is not None else None)
+            x = block(x, rope, kv_cache[i] if kv_cache is not None else None, input_pos, mask)
         return self.transformer.ln_f(x)[:, n_prompt:]
 
     def new_kv_cache(self, batch: int, max_len: int | None = None) -> list[KVCache]:
-        """Empty per-layer KV caches for generation of up to `max_len` (default block_size) positions."""
+        """Static per-layer caches for `batch` rows of up to `max_len` (default block_size) positions."""
         p = self.transformer.wte.weight
         c = self.config
-        if self.soft_prompt is not None and max_len:  # the prompt's positions are cached too
+        max_len = max_len or c.block_size
+        if self.soft_prompt is not None:  # the prompt's positions are cached too
             max_len += self.soft_prompt(1).size(1)
-        return [KVCache(batch, c.n_kv_head, max_len or c.block_size, c.head_dim, p.device, p.dtype)
-                for _ in range(c.n_layer)]
+        return new_caches(c.n_layer, batch, c.n_kv_head, max_len, c.head_dim, p.device, p.dtype)
 
     def num_params(self, non_embedding: bool = True) -> int:
         """Parameter count; by default without position embeddings (tied token embeddings count once)."""

@@ -1,4 +1,4 @@
-"""Transformer building blocks: norms, rotary/sinusoidal positions, causal self-attention, MLPs, KV cache.
+"""Transformer building blocks: norms, rotary/sinusoidal positions, self- and cross-attention, MLPs.
 
 Parameter names follow nanoGPT (`c_attn`, `c_proj`, `c_fc`, `ln_1`, ...) so checkpoints map onto
 GPT-2 and Llama layouts by renaming and splitting only (see tests/model/test_gpt.py).
@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from roots.model.config import ModelConfig
+from roots.model.kv_cache import KVCache
 
 
 class LayerNorm(nn.Module):
@@ -40,6 +41,11 @@ class RMSNorm(nn.Module):
         x32 = x.float()
         x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
         return self.weight * x32.to(x.dtype)
+
+
+def dropout(p: float) -> nn.Module:
+    """nn.Dropout, or no op at all when p is 0 (one kernel less per call)."""
+    return nn.Dropout(p) if p > 0 else nn.Identity()
 
 
 def make_norm(config: ModelConfig) -> nn.Module:
@@ -71,26 +77,6 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     x1, x2 = x.chunk(2, dim=-1)
     rotated = torch.cat([-x2, x1], dim=-1)
     return (x * cos + rotated * sin).to(x.dtype)
-
-
-class KVCache:
-    """Keys and values of past positions for one layer, preallocated for `max_len` positions."""
-
-    def __init__(self, batch: int, n_kv_head: int, max_len: int, head_dim: int,
-                 device: torch.device | str, dtype: torch.dtype) -> None:
-        self.k = torch.zeros(batch, n_kv_head, max_len, head_dim, device=device, dtype=dtype)
-        self.v = torch.zeros_like(self.k)
-        self.pos = 0  # number of positions filled
-
-    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store k, v (B, n_kv, T, hd) after the cached ones; return all keys/values so far."""
-        t = k.size(2)
-        if self.pos + t > self.k.size(2):
-            raise ValueError(f"KV cache is full: {self.pos} + {t} > {self.k.size(2)} positions")
-        self.k[:, :, self.pos : self.pos + t] = k
-        self.v[:, :, self.pos : self.pos + t] = v
-        self.pos += t
-        return self.k[:, :, : self.pos], self.v[:, :, : self.pos]
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, key_mask: torch.Tensor | None,
@@ -135,29 +121,47 @@ class CausalSelfAttention(nn.Module):
         qkv_dim = (config.n_head + 2 * config.n_kv_head) * config.head_dim
         self.c_attn = nn.Linear(config.n_embd, qkv_dim, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
-        self.resid_dropout = nn.Dropout(config.dropout)
+        self.resid_dropout = dropout(config.dropout)
         self.dropout = config.dropout
         self.prefix: nn.Module | None = None
 
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None,
-                kv_cache: KVCache | None = None, key_mask: torch.Tensor | None = None) -> torch.Tensor:
+                kv_cache: KVCache | None = None, key_mask: torch.Tensor | None = None,
+                input_pos: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T, C) -> (B, T, C). With `kv_cache`, keys/values are written at `input_pos` and every cached
+        slot is read under `mask` (bool, broadcast to (B, 1, T, S)); without one, attention is causal over
+        the sequence (or bidirectional), `mask` replacing it when given and `key_mask` (B, S) marking padding."""
         B, T, C = x.shape
-        q_dim, kv_dim = self.n_head * self.head_dim, self.n_kv_head * self.head_dim
-        q, k, v = self.c_attn(x).split([q_dim, kv_dim, kv_dim], dim=2)
-        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, nh, T, hd)
-        k = k.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)  # (B, n_kv, T, hd)
-        v = v.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)  # (B, n_kv, T, hd)
-        if rope is not None:
-            cos, sin = rope  # (T, hd) for the positions of x
-            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        q, k, v = self.qkv(x, rope)
         if kv_cache is not None:
-            k, v = kv_cache.append(k, v)  # (B, n_kv, past + T, hd)
+            k, v = kv_cache.update(input_pos, k, v)  # (B, n_kv, max_len, hd)
         if self.prefix is not None:
             pk, pv = self.prefix(B)  # (B, n_kv, P, hd)
             k, v = torch.cat([pk.to(k.dtype), k], dim=2), torch.cat([pv.to(v.dtype), v], dim=2)
-        y = attend(q, k, v, self.causal, key_mask, self.dropout if self.training else 0.0)  # (B, nh, T, hd)
+            if mask is not None:  # every query sees the prefix
+                mask = torch.cat([mask.new_ones(*mask.shape[:-1], pk.size(2)).expand(mask.size(0), -1, T, -1),
+                                  mask.expand(-1, -1, T, -1)], dim=-1)
+        p = self.dropout if self.training else 0.0
+        if mask is not None:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p,
+                                               enable_gqa=self.n_head != self.n_kv_head)
+        else:
+            y = attend(q, k, v, self.causal, key_mask, p)  # (B, nh, T, hd)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble all head outputs side by side
         return self.resid_dropout(self.c_proj(y))
+
+    def qkv(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None):
+        """Queries (B, nh, T, hd), keys and values (B, n_kv, T, hd) of x (B, T, C), rotated when `rope`
+        gives cos and sin for x's positions ((T, hd) or (B, 1, T, hd))."""
+        B, T, _ = x.shape
+        q_dim, kv_dim = self.n_head * self.head_dim, self.n_kv_head * self.head_dim
+        q, k, v = self.c_attn(x).split([q_dim, kv_dim, kv_dim], dim=2)
+        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
+        k = k.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)
+        v = v.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        return q, k, v
 
 
 class CrossAttention(nn.Module):
@@ -169,7 +173,7 @@ class CrossAttention(nn.Module):
         self.q_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.c_kv = nn.Linear(config.n_embd, 2 * config.n_embd, bias=config.bias)  # fused k, v
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
-        self.resid_dropout = nn.Dropout(config.dropout)
+        self.resid_dropout = dropout(config.dropout)
         self.dropout = config.dropout
 
     def memory(self, enc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -198,7 +202,7 @@ class MLP(nn.Module):
         # SwiGLU's gate and up projections are fused into one matmul: c_fc = [gate; up]
         self.c_fc = nn.Linear(config.n_embd, 2 * hidden if self.kind == "swiglu" else hidden, bias=config.bias)
         self.c_proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.c_fc(x)  # (B, T, hidden) or (B, T, 2 * hidden)

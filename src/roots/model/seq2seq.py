@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from roots.model.bert import Embeddings, EncoderBlock, init_weights, pad_mask
 from roots.model.config import ModelConfig
 from roots.model.generate import filter_logits
-from roots.model.layers import MLP, CausalSelfAttention, CrossAttention, KVCache, make_norm
+from roots.model.kv_cache import KVCache, causal_mask, new_caches
+from roots.model.layers import MLP, CausalSelfAttention, CrossAttention, make_norm
 
 
 class DecoderBlock(nn.Module):
@@ -34,12 +35,13 @@ class DecoderBlock(nn.Module):
         self.ln_3 = make_norm(config)
 
     def forward(self, x: torch.Tensor, memory: tuple[torch.Tensor, torch.Tensor], enc_mask: torch.Tensor | None,
-                kv_cache: KVCache | None = None) -> torch.Tensor:
+                kv_cache: KVCache | None = None, input_pos: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
         if self.post_norm:
-            x = self.ln_1(x + self.attn(x, kv_cache=kv_cache))
+            x = self.ln_1(x + self.attn(x, kv_cache=kv_cache, input_pos=input_pos, mask=mask))
             x = self.ln_2(x + self.cross(x, memory, enc_mask))
             return self.ln_3(x + self.mlp(x))
-        x = x + self.attn(self.ln_1(x), kv_cache=kv_cache)
+        x = x + self.attn(self.ln_1(x), kv_cache=kv_cache, input_pos=input_pos, mask=mask)
         x = x + self.cross(self.ln_2(x), memory, enc_mask)
         return x + self.mlp(self.ln_3(x))
 
@@ -84,13 +86,18 @@ class Seq2SeqModel(nn.Module):
         return [block.cross.memory(enc) for block in self.decoder.h]
 
     def decode(self, dec_idx: torch.Tensor, memories: list[tuple[torch.Tensor, torch.Tensor]],
-               enc_mask: torch.Tensor | None = None, kv_cache: list[KVCache] | None = None) -> torch.Tensor:
-        """Logits (B, T, vocab) of the decoder inputs dec_idx (B, T) (with a cache: the new positions only)."""
-        start = kv_cache[0].pos if kv_cache is not None else 0
-        x, _ = self.decoder.emb(self.transformer.wte(dec_idx), start=start)
+               enc_mask: torch.Tensor | None = None, kv_cache: list[KVCache] | None = None,
+               input_pos: torch.Tensor | None = None, logits_to_keep: int = 0) -> torch.Tensor:
+        """Logits (B, T, vocab) of the decoder inputs dec_idx (B, T). With a cache (`new_kv_cache`), dec_idx
+        holds the new tokens only, at input_pos ((T,) or (B, T) per row), as in TransformerModel.forward."""
+        if kv_cache is not None and input_pos is None:
+            raise ValueError("a KV cache needs input_pos: the positions of the new tokens")
+        x, _ = self.decoder.emb(self.transformer.wte(dec_idx), input_pos=input_pos)
+        mask = causal_mask(input_pos, kv_cache[0].max_len) if kv_cache is not None else None
         for i, block in enumerate(self.decoder.h):
-            x = block(x, memories[i], enc_mask, kv_cache[i] if kv_cache is not None else None)
-        return self.lm_head(self.decoder.ln_f(x))
+            x = block(x, memories[i], enc_mask, kv_cache[i] if kv_cache is not None else None, input_pos, mask)
+        x = self.decoder.ln_f(x)
+        return self.lm_head(x[:, -logits_to_keep:] if logits_to_keep else x)
 
     def forward(self, idx: torch.Tensor, dec_idx: torch.Tensor, key_mask: torch.Tensor | None = None,
                 targets: torch.Tensor | None = None) -> Any:
@@ -104,10 +111,11 @@ class Seq2SeqModel(nn.Module):
         loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100)
         return logits, loss
 
-    def new_kv_cache(self, batch: int, max_len: int) -> list[KVCache]:
+    def new_kv_cache(self, batch: int, max_len: int | None = None) -> list[KVCache]:
+        """Static caches of the decoder's self-attention (see roots.model.kv_cache)."""
         p, c = self.lm_head.weight, self.config
-        return [KVCache(batch, c.n_kv_head, max_len, c.head_dim, p.device, p.dtype)
-                for _ in range(c.n_decoder_layer)]
+        return new_caches(c.n_decoder_layer, batch, c.n_kv_head, max_len or c.block_size, c.head_dim, p.device,
+                          p.dtype)
 
     def num_params(self, non_embedding: bool = True) -> int:
         n = sum(p.numel() for p in self.parameters())
@@ -146,8 +154,9 @@ class Seq2SeqModel(nn.Module):
         tokens = torch.full((B, 1), start_id, dtype=torch.long, device=idx.device)
         out: list[list[int]] = [[] for _ in range(B)]
         done = torch.zeros(B, dtype=torch.bool, device=idx.device)
-        for _ in range(max_new_tokens):
-            logits = self.decode(tokens, memories, enc_mask, cache)[:, -1].float()  # (B, vocab)
+        positions = torch.arange(max_new_tokens, device=idx.device)
+        for step in range(max_new_tokens):
+            logits = self.decode(tokens, memories, enc_mask, cache, positions[step : step + 1])[:, -1].float()
             if temperature == 0:
                 next_id = logits.argmax(-1)
             else:
@@ -175,8 +184,10 @@ class Seq2SeqModel(nn.Module):
         scores[0] = 0.0
         finished: list[tuple[float, list[int]]] = []
         V = self.config.vocab_size
+        positions = torch.arange(max_new_tokens, device=enc.device)
         for step in range(max_new_tokens):
-            logprobs = self.decode(seqs[:, -1:], memories, enc_mask, cache)[:, -1].float().log_softmax(-1)
+            logprobs = self.decode(seqs[:, -1:], memories, enc_mask, cache, positions[step : step + 1])
+            logprobs = logprobs[:, -1].float().log_softmax(-1)
             total = (scores[:, None] + logprobs).flatten()  # (beams * V,)
             top, flat = total.topk(2 * num_beams)
             beam_idx, token = flat // V, flat % V
@@ -203,7 +214,7 @@ class Seq2SeqModel(nn.Module):
                                                         device=enc.device)[:, None]], dim=1)
             scores = torch.tensor(keep_scores + [float("-inf")] * (num_beams - n), device=enc.device)
             for c in cache:  # the caches follow their beams
-                c.k, c.v = c.k[order], c.v[order]
+                c.reorder(order)
         if not finished:  # ran out of length: the best live hypothesis
             finished = [(float(scores.max()) / seqs.size(1) ** length_penalty, seqs[int(scores.argmax()), 1:].tolist())]
         return max(finished, key=lambda f: f[0])[1]

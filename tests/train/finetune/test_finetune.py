@@ -129,7 +129,7 @@ def test_prefix_decoder_generation_with_cache_matches_full_forward():
     with torch.no_grad():
         full = model(idx)
         cache = model.new_kv_cache(1, 8)
-        steps = torch.cat([model(idx[:, i : i + 1], kv_cache=cache) for i in range(8)], dim=1)
+        steps = torch.cat([model(idx[:, i : i + 1], torch.tensor([i]), cache) for i in range(8)], dim=1)
     torch.testing.assert_close(steps, full, atol=1e-5, rtol=1e-5)
 
 

@@ -112,7 +112,7 @@ class TaskModel(nn.Module):
             return F.cross_entropy(self.class_logits(batch).float(), batch["labels"])
         if self.arch == "encoder-decoder":
             return self.base(batch["idx"], batch["dec_idx"], batch["key_mask"], batch["targets"])[1]
-        return self.base(batch["idx"], batch["targets"])[1]
+        return self.base(batch["idx"], targets=batch["targets"])[1]
 
 
 def collate(examples: list[Example], task: str, arch: str, pad: int) -> dict[str, torch.Tensor]:
