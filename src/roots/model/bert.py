@@ -70,7 +70,7 @@ class Embeddings(nn.Module):
                 n_prompt = prompt.size(1)
                 x = torch.cat([prompt, x], dim=1)
             T = x.size(1)
-            if T > self.block_size:
+            if self.block_size < T:
                 raise ValueError(f"sequence of length {T} exceeds block_size {self.block_size}")
             input_pos = torch.arange(T, device=x.device)
         if self.learned:

@@ -116,7 +116,7 @@ class TransformerModel(nn.Module):
         T = x.size(1)
         if input_pos is None:
             input_pos = torch.arange(T, device=idx.device)
-            if T > self.config.block_size:
+            if self.config.block_size < T:
                 raise ValueError(f"sequence of length {T} exceeds block_size {self.config.block_size}")
         n_prompt = 0
         if self.soft_prompt is not None:
