@@ -36,10 +36,23 @@ def corpus_files(path: str | os.PathLike) -> list[Path]:
     return files
 
 
-def iter_shard(path: str | os.PathLike, skipped: Counter | None = None) -> Iterator[Document]:
-    """Documents of one shard. Undecodable or malformed records are counted in `skipped`, not fatal."""
-    path = Path(path)
-    skipped = skipped if skipped is not None else Counter()
+def iter_shard(path: str | os.PathLike, skipped: Counter | None = None, index: int | None = None
+               ) -> Iterator[Document]:
+    """Documents of one shard. Undecodable or malformed records are counted in `skipped`, not fatal.
+
+    With `index` (the shard's place in the list a corpus-wide step was prepared on), each document
+    gets `position = (index, k)`, k counting the documents yielded: the same on every read of the shard.
+    """
+    docs = _iter_shard(Path(path), skipped if skipped is not None else Counter())
+    if index is None:
+        yield from docs
+        return
+    for k, doc in enumerate(docs):
+        doc.position = (index, k)
+        yield doc
+
+
+def _iter_shard(path: Path, skipped: Counter) -> Iterator[Document]:
     if path.name.endswith(".parquet"):
         import pyarrow.parquet as pq
 

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def position_key(file_index: int, record_index: int) -> int:
+    """(input file index, record index) as one uint64; ordered as the positions are."""
+    return (file_index << 32) | record_index
+
+
 @dataclass
 class Document:
     """A document flowing through a curation pipeline.
@@ -14,12 +19,24 @@ class Document:
     `metadata` holds what readers and steps learn about it (url, date, lang, lang_score, source, ...).
     `cache` holds per-text analyses (words, lines, n-gram counts) that several filters share; it is
     keyed by the text it was computed for, so a step that edits `text` invalidates it automatically.
+    `position` is where the run read it: (input file index, record index), unique within the run.
+    Steps that match documents across the corpus (dedup) key their decisions on it, never on `id`:
+    ids come from the data and may repeat (two files numbered 0..99, a copy of a WARC file).
     """
 
     text: str
     id: str
     metadata: dict[str, Any] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    position: tuple[int, int] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def position_key(self) -> int:
+        """`position` packed into one uint64 (file index in the high 32 bits), the key of dedup decisions."""
+        if self.position is None:
+            raise ValueError(f"document {self.id!r} has no position: read it with a Reader or "
+                             "iter_shard(path, index=...) so that corpus-wide steps can find it")
+        return position_key(*self.position)
 
     def cached(self, key: str, compute):
         """Return `compute(text)` memoized for the current text under `key`."""

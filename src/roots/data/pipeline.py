@@ -78,15 +78,21 @@ class Segment:
 
 @dataclass
 class Task:
-    name: str  # prefix of its output shards and the name of its marker
+    index: int  # the input's place in the segment's list: the file part of its documents' positions
     path: Path
+
+    @property
+    def name(self) -> str:
+        """Prefix of its output shards and the name of its marker."""
+        return f"{self.index:05d}"
 
 
 def split_segments(steps: list[Step]) -> list[list[Step]]:
-    """Cut the step list before every corpus-wide step."""
+    """Cut the step list before every corpus-wide step (a recipe starting with one gets an empty first
+    segment, which only turns the inputs into shards for its `prepare`)."""
     segments: list[list[Step]] = [[]]
     for step in steps:
-        if step.needs_corpus and segments[-1]:
+        if step.needs_corpus:
             segments.append([])
         segments[-1].append(step)
     return segments
@@ -126,9 +132,9 @@ def _run_task(task: Task) -> dict[str, Any]:
     skipped: Counter = Counter()
     n_read = [0]
     if segment.reader is not None:
-        docs = reader_for(task.path, segment.reader).read(task.path, skipped, limit=segment.limit)
+        docs = reader_for(task.path, segment.reader).read(task.path, skipped, segment.limit, task.index)
     else:
-        docs = iter_shard(task.path, skipped)
+        docs = iter_shard(task.path, skipped, index=task.index)
     docs = _counted(docs, n_read)
 
     rejects: dict[str, ShardWriter] = {}
@@ -251,7 +257,7 @@ def run_curation(config: CurateConfig) -> dict[str, Any]:
     docs_done = [0]
     groups = split_segments(steps)
     segments, per_segment = [], []
-    tasks = [Task(f"{i:05d}", p) for i, p in enumerate(inputs)]
+    tasks = [Task(i, p) for i, p in enumerate(inputs)]
     with executor:
         for k, group in enumerate(groups):
             final = k == len(groups) - 1
@@ -266,7 +272,7 @@ def run_curation(config: CurateConfig) -> dict[str, Any]:
                 if not group[0].not_applied:  # a step flagged NOT APPLIED has nothing to prepare
                     group[0].prepare(shards, work_dir=out / "work" / group[0].name, workers=config.workers,
                                      executor=executor)
-                tasks = [Task(f"{i:05d}", p) for i, p in enumerate(shards)]
+                tasks = [Task(i, p) for i, p in enumerate(shards)]
             per_segment.append(_run_segment(segment, tasks, executor, docs_done))
             segments.append(segment)
     stats = _merge_stats(recipe, len(inputs), per_segment, segments, time.perf_counter() - start, docs_done[0])

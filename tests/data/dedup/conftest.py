@@ -36,14 +36,14 @@ def run_step(step, shards: list[Path], work_dir: Path, workers: int = 1) -> dict
     """prepare + setup + process over every shard: doc id -> drop reason (None = kept)."""
     step.prepare(shards, work_dir, workers)
     step.setup()
-    return {d.id: step.process(d) for s in shards for d in iter_shard(s)}
+    return {d.id: step.process(d) for i, s in enumerate(shards) for d in iter_shard(s, index=i)}
 
 
 def process_all(step, shards: list[Path]) -> list[Document]:
     step.setup()
     out = []
-    for s in shards:
-        for d in iter_shard(s):
+    for i, s in enumerate(shards):
+        for d in iter_shard(s, index=i):
             if step.process(d) is None:
                 out.append(d)
     return out

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from roots.common.errors import UserError
+from roots.data.corpus import iter_shard
 from roots.data.dedup.minhash import MinHashDedup, candidate_probability, minhash_dedup, s_curve_table
 from roots.data.dedup.text import text_shingles
 from roots.data.document import Document
@@ -63,13 +65,15 @@ def test_partitioned_clustering_equals_in_memory(tmp_path, rng):
 def test_cluster_ids_in_metadata(tmp_path, rng):
     docs, truth = near_dup_corpus(rng, n_clusters=2, singles=3)
     step = MinHashDedup(preset="fineweb", cluster_ids=True)
-    step.prepare(write_shards(tmp_path / "in", docs, 4), tmp_path / "work", 1)
+    shards = write_shards(tmp_path / "in", docs, 4)
+    step.prepare(shards, tmp_path / "work", 1)
     step.setup()
     tagged = {}
-    for d in docs:
-        doc = Document.from_record(d)
-        step.process(doc)
-        tagged[doc.id] = (doc.metadata.get("minhash_dedup_cluster"), doc.metadata.get("minhash_dedup_cluster_size"))
+    for i, shard in enumerate(shards):
+        for doc in iter_shard(shard, index=i):
+            step.process(doc)
+            tagged[doc.id] = (doc.metadata.get("minhash_dedup_cluster"),
+                              doc.metadata.get("minhash_dedup_cluster_size"))
     for i, c in truth.items():
         same = [j for j in truth if truth[j] == c]
         assert tagged[i][0] is not None and {tagged[j][0] for j in same} == {tagged[i][0]}
@@ -196,10 +200,11 @@ def test_step_survives_pickling_to_workers_after_prepare(tmp_path, rng, name):
     worker_copy = pickle.loads(pickle.dumps(step))
     worker_copy.setup()
     step.setup()
-    for d in docs:
-        a, b = Document.from_record(d), Document.from_record(d)
+    read = [d for i, shard in enumerate(shards) for d in iter_shard(shard, index=i)]
+    for d in read:
+        a, b = copy.deepcopy(d), copy.deepcopy(d)
         assert worker_copy.process(a) == step.process(b) and a.text == b.text
-    assert worker_copy.process(Document.from_record(docs[-1])) is not None
+    assert worker_copy.process(read[-1]) is not None
     fresh = build_step(name, {})
     with pytest.raises(UserError, match="prepare"):
         fresh.setup()

@@ -41,8 +41,8 @@ def decisions(step, shards: list[Path], work_dir: Path, executor=None) -> dict[s
     step.prepare(shards, work_dir, 1, executor=executor)
     step.setup()
     out = {}
-    for shard in shards:
-        for doc in iter_shard(shard):
+    for i, shard in enumerate(shards):
+        for doc in iter_shard(shard, index=i):
             out[doc.id] = (step.process(doc), doc.text)
     return out
 

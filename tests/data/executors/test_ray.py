@@ -219,3 +219,22 @@ def test_a_task_error_reaches_the_caller_as_itself(ray_instance):
     with pytest.raises(UserError, match="bad input 3"):
         list(RayExecutor(2).imap(_fail_on_three, range(6)))
     assert sorted(LocalExecutor(1).imap(_fail_on_three, [1, 2])) == [1, 2]
+
+
+def test_ray_dedup_keys_on_position_not_id(ray_instance, tmp_path):
+    """Two files with colliding ids 0..9 and a byte copy of one: distinct documents all survive, the copy
+    collapses to the first file's documents, as with the local executor."""
+    import shutil
+
+    for name, offset in (("a", 0), ("b", 100)):
+        lines = [json.dumps({"id": str(i), "text": f"document {offset + i} " + " ".join(
+            f"word{(offset + i) * 7 + j}" for j in range(30))}) for i in range(10)]
+        (tmp_path / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+    shutil.copy(tmp_path / "a.jsonl", tmp_path / "c.jsonl")
+    (tmp_path / "recipe.yaml").write_text("name: exact\nsteps:\n  - exact_dedup: {}\n")
+    out = tmp_path / "out"
+    run_curation(CurateConfig(recipe=str(tmp_path / "recipe.yaml"), output=out, executor="ray", workers=2,
+                              input=[str(tmp_path / f"{n}.jsonl") for n in "abc"]))
+    docs = list(iter_corpus(out))
+    assert ids(out) == Counter({str(i): 2 for i in range(10)})
+    assert {d.metadata["source"] for d in docs} == {"a.jsonl", "b.jsonl"}

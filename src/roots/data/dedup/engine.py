@@ -7,14 +7,18 @@ each cluster keeps its first document in corpus order and drops the rest.
 
 `prepare` runs three resumable phases under `work_dir`:
 
-1. keys/NNNNN/        per input shard (a process pool): 64-bit id hashes, and for every key slot
+Decisions are keyed by each document's `position` (input file index, record index; unique within the
+run), never by its id: ids come from the data and repeat across files. Exact copies still collapse to
+the copy at the lowest position.
+
+1. keys/NNNNN/        per input shard (a process pool): position keys, and for every key slot
                       the keys sorted with their document positions. `keys/NNNNN.done` marks it.
 2. cluster/state.npz  for each key slot and each key-range partition, the matching slices of every
                       shard are merged and sorted; runs of equal keys become edges of a numpy
                       union-find over global document indices. Partitions keep memory at about
                       `rows_per_partition` entries whatever the corpus size; the union-find state
                       is checkpointed every `_CHECKPOINT_S` seconds.
-3. result/            the sorted id hashes to drop (and cluster ids when asked) that `setup` loads
+3. result/            the sorted position keys to drop (and cluster ids when asked) that `setup` loads
                       in every worker; `process` is then a binary search per document.
 """
 
@@ -40,14 +44,13 @@ from roots.common.io import atomic_write, read_json, write_json
 from roots.common.records import artifact_meta
 from roots.data.base import Step
 from roots.data.corpus import iter_shard
-from roots.data.dedup.text import hash_ids, hash_str
 from roots.data.dedup.unionfind import UnionFind
 from roots.data.document import Document
 from roots.data.executors import Executor
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: decisions keyed by document position, not id
 _BATCH = 512  # documents per `doc_keys` call
 _CHECKPOINT_S = 30.0
 _MAX_PENDING_EDGES = 1 << 22
@@ -67,18 +70,22 @@ class KeyBatch:
 class ShardKeys:
     """The keys of one shard, sorted per key slot: what phase 2 merges."""
 
-    ids: np.ndarray  # (n,) uint64 hashes of document ids
+    ids: np.ndarray  # (n,) uint64 position keys of the documents (`Document.position_key`)
     skeys: np.ndarray  # (K, m) uint64, each row sorted; m = number of valid documents
     spos: np.ndarray  # (K, m) uint32 position in the shard of each sorted key
     payload: np.ndarray | None = None  # (n,) uint64
 
     @classmethod
     def build(cls, step: KeyedDedup, docs: Iterable[Document]) -> ShardKeys:
+        """Keys of `docs`; documents without a position (in-memory lists) are keyed by their order."""
         ids, keys, valid, payload, batch = [], [], [], [], []
+        seen = [0]
 
         def flush() -> None:
             kb = step.doc_keys(batch)
-            ids.append(hash_ids([d.id for d in batch]))
+            ids.append(np.fromiter((d.position_key if d.position is not None else seen[0] + j
+                                    for j, d in enumerate(batch)), dtype=np.uint64, count=len(batch)))
+            seen[0] += len(batch)
             keys.append(kb.keys)
             valid.append(kb.valid)
             if kb.payload is not None:
@@ -159,6 +166,8 @@ def cluster(shards: list[ShardKeys], step: KeyedDedup, rows_per_partition: int =
     sizes = [len(s.ids) for s in shards]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     total = int(offsets[-1])
+    if total == 0:  # nothing reached this step: nothing to link
+        return np.zeros(0, dtype=np.int64)
     uf = uf or UnionFind(total)
     payload = (np.concatenate([np.asarray(s.payload) for s in shards])
                if shards and shards[0].payload is not None else None)
@@ -209,9 +218,9 @@ def _release(arr: np.ndarray) -> None:
         m.madvise(mmap.MADV_DONTNEED)
 
 
-def _shard_keys_job(args: tuple[KeyedDedup, str, str]) -> int:
-    step, shard, folder = args
-    keys = ShardKeys.build(step, iter_shard(shard))
+def _shard_keys_job(args: tuple[KeyedDedup, int, str, str]) -> int:
+    step, index, shard, folder = args
+    keys = ShardKeys.build(step, iter_shard(shard, index=index))
     keys.save(Path(folder))
     write_json(Path(folder + ".done"), {"shard": shard, "docs": len(keys.ids),
                                         "keyed_docs": int(keys.skeys.shape[1])})
@@ -274,7 +283,8 @@ class KeyedDedup(Step):
         meta_path = work_dir / "meta.json"
         if meta_path.exists():
             meta = read_json(meta_path)
-            if {k: meta.get(k) for k in fingerprint} != json.loads(json.dumps(fingerprint, default=str)):
+            if ({k: meta.get(k) for k in fingerprint} != json.loads(json.dumps(fingerprint, default=str))
+                    or meta.get("format_version") != FORMAT_VERSION):
                 log.warning("%s: parameters or inputs changed since the last run; starting over", work_dir)
                 shutil.rmtree(work_dir)
         if (work_dir / "result" / "summary.json").exists():
@@ -283,7 +293,8 @@ class KeyedDedup(Step):
         write_json(meta_path, {**artifact_meta(f"roots.dedup.{self.name}", FORMAT_VERSION), **fingerprint})
 
         folders = [work_dir / "keys" / f"{i:05d}" for i in range(len(shards))]
-        todo = [(self, str(s), str(f)) for s, f in zip(shards, folders) if not Path(str(f) + ".done").exists()]
+        todo = [(self, i, str(s), str(f)) for i, (s, f) in enumerate(zip(shards, folders))
+                if not Path(str(f) + ".done").exists()]
         self._run_jobs(_shard_keys_job, todo, workers, f"{self.name}: keys", executor)
         keys = [ShardKeys.load(f) for f in folders]
         if executor is not None and executor.workers > 1:
@@ -354,8 +365,6 @@ class KeyedDedup(Step):
             with atomic_write(folder / "clusters.npz", "wb") as f:
                 np.savez(f, ids=ids[in_cluster][order], root=ids[labels[in_cluster]][order],
                          size=sizes[labels[in_cluster]][order])
-        if len(np.unique(ids)) != len(ids):
-            log.warning("%s: some document ids repeat; documents are matched by id hash", self.name)
         write_json(folder / "summary.json", {
             "docs": len(ids), "keyed_docs": int(sum(k.skeys.shape[1] for k in keys)),
             "clusters": int(((sizes > 1) & (labels == index)).sum()), "docs_in_clusters": int(in_cluster.sum()),
@@ -372,7 +381,7 @@ class KeyedDedup(Step):
     def process(self, doc: Document) -> str | None:
         if not hasattr(self, "_drop"):
             self.setup()
-        h = np.uint64(hash_str(doc.id))
+        h = np.uint64(doc.position_key)
         if self._clusters is not None:
             ids = self._clusters["ids"]
             i = int(np.searchsorted(ids, h))

@@ -118,7 +118,7 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
 class MinHashDedup(KeyedDedup):
     """MinHash LSH near-duplicate removal; `preset` fills ngram/bands/rows/normalization (see module doc).
 
-    With `cluster_ids`, documents in a cluster of several get `minhash_dedup_cluster` (the id hash of
+    With `cluster_ids`, documents in a cluster of several get `minhash_dedup_cluster` (the position key of
     the cluster's survivor, hex) and `minhash_dedup_cluster_size` in their metadata.
     """
 

@@ -27,7 +27,6 @@ from roots.common.io import atomic_write, read_json, write_json
 from roots.common.records import artifact_meta
 from roots.data.base import Step
 from roots.data.corpus import iter_shard
-from roots.data.dedup.text import hash_str
 from roots.data.document import Document
 from roots.data.executors import Executor
 
@@ -37,6 +36,7 @@ Unit = Literal["words", "bytes"]
 _WORD = re.compile(r"\S+")
 _WORD_SEP = np.uint32(2**32 - 1)  # word ids are hashes below this value
 _BYTE_SEP = 0xFF  # never occurs in UTF-8
+_FORMAT_VERSION = 2  # 2: cuts keyed by document position, not id
 
 
 def units(text: str, unit: Unit) -> tuple[np.ndarray, list[tuple[int, int]] | None]:
@@ -98,12 +98,12 @@ def cut(text: str, spans: np.ndarray, unit: Unit) -> str:
     return "".join(pieces)
 
 
-def _chunk_job(args: tuple[SubstringDedup, list[Path], Path]) -> None:
-    """The repeated spans of one chunk of shards, saved to `out`."""
+def _chunk_job(args: tuple[SubstringDedup, list[tuple[int, Path]], Path]) -> None:
+    """The repeated spans of one chunk of (index, shard), saved to `out` keyed by document position."""
     step, chunk_shards, out = args
-    docs = [d for shard in chunk_shards for d in iter_shard(shard)]
+    docs = [d for index, shard in chunk_shards for d in iter_shard(shard, index=index)]
     found = step.find(docs)
-    ids = np.array([hash_str(docs[i].id) for i in found], dtype=np.uint64)
+    ids = np.array([docs[i].position_key for i in found], dtype=np.uint64)
     spans = [found[i] for i in found]
     with atomic_write(out, "wb") as f:
         np.savez(f, ids=ids, counts=np.array([len(s) for s in spans], dtype=np.int64),
@@ -180,7 +180,9 @@ class SubstringDedup(Step):
         fingerprint = {"params": {"min_length": self.min_length, "unit": self.unit,
                                   "chunk_units": self.chunk_units}, "shards": [str(s) for s in shards]}
         meta_path = work_dir / "meta.json"
-        if meta_path.exists() and {k: read_json(meta_path).get(k) for k in fingerprint} != fingerprint:
+        meta = read_json(meta_path) if meta_path.exists() else None
+        if meta is not None and ({k: meta.get(k) for k in fingerprint} != fingerprint
+                                 or meta.get("format_version") != _FORMAT_VERSION):
             import shutil
 
             log.warning("%s: parameters or inputs changed since the last run; starting over", work_dir)
@@ -188,9 +190,9 @@ class SubstringDedup(Step):
         if (work_dir / "result" / "summary.json").exists():
             return
         work_dir.mkdir(parents=True, exist_ok=True)
-        write_json(meta_path, {**artifact_meta("roots.dedup.substring_dedup", 1), **fingerprint})
+        write_json(meta_path, {**artifact_meta("roots.dedup.substring_dedup", _FORMAT_VERSION), **fingerprint})
         chunks = self._chunks(shards, work_dir)
-        jobs = [(self, [shards[i] for i in members], work_dir / "chunks" / f"{c:05d}.npz")
+        jobs = [(self, [(i, shards[i]) for i in members], work_dir / "chunks" / f"{c:05d}.npz")
                 for c, members in enumerate(chunks)]
         jobs = [job for job in jobs if not job[-1].exists()]
         if executor is not None:  # chunks are independent: one task each, wherever the run's tasks go
@@ -225,7 +227,7 @@ class SubstringDedup(Step):
         if not hasattr(self, "_cuts"):
             self.setup()
         ids = self._cuts["ids"]
-        h = np.uint64(hash_str(doc.id))
+        h = np.uint64(doc.position_key)
         i = int(np.searchsorted(ids, h))
         if i == len(ids) or ids[i] != h:
             return None

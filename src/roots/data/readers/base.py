@@ -32,9 +32,10 @@ class Reader:
     def _read(self, path: Path, skipped: Counter) -> Iterator[Document]:
         raise NotImplementedError
 
-    def read(self, path: Path, skipped: Counter, limit: int = 0) -> Iterator[Document]:
+    def read(self, path: Path, skipped: Counter, limit: int = 0, index: int = 0) -> Iterator[Document]:
         """Documents of `path` (at most `limit` when > 0); empty and oversized ones are counted in
-        `skipped`, never yielded."""
+        `skipped`, never yielded. Each gets `position = (index, k)`: `index` is the input file's place
+        in the run, k counts the documents yielded."""
         max_chars = int(self.options.max_doc_mb * 1_000_000)
         n = 0
         for doc in self._read(path, skipped):
@@ -45,6 +46,7 @@ class Reader:
                 skipped["document_too_large"] += 1
                 continue
             doc.metadata.setdefault("source", path.name)
+            doc.position = (index, n)
             yield doc
             n += 1
             if limit and n >= limit:
