@@ -9,6 +9,7 @@ import pytest
 from roots.common.errors import UserError
 from roots.data.document import Document
 from roots.data.filters import roots_text
+from roots.data.filters.roots_text import bigscience_languages, bigscience_list
 from roots.data.filters.roots import (
     RootsCharRepetition,
     RootsEdit,
@@ -212,12 +213,16 @@ def test_stopwords_word_pairs_for_zh_and_vi(tmp_path):
         RootsStopwords(lang="en", stopwords_file=str(lst)).setup()
 
 
-def test_stopwords_from_package_and_missing_language():
+def test_stopwords_from_package_and_missing_language(caplog):
     pytest.importorskip("stopwordsiso")
-    assert RootsStopwords(lang="en").filter(doc(PARAGRAPH)) is None
-    assert RootsStopwords(lang="en").filter(doc("Cheap Rolex Omega Cartier replica watches sale")) is not None
+    iso = RootsStopwords(lang="en", wordlist="stopwordsiso")
+    assert iso.filter(doc(PARAGRAPH)) is None
+    assert iso.filter(doc("Cheap Rolex Omega Cartier replica watches sale")) is not None
     with pytest.raises(UserError, match="stopwords_file"):
-        RootsStopwords(lang="xx").setup()
+        RootsStopwords(lang="xx", wordlist="stopwordsiso").setup()
+    # BigScience has no list for "de": the check is skipped, as upstream, and said once
+    assert RootsStopwords(lang="de").filter(doc("Cheap Rolex Omega Cartier replica watches sale")) is None
+    assert "no stopwords list for 'de'" in caplog.text
 
 
 def test_stopwords_with_the_reference_list(shared_data, tmp_path):
@@ -229,17 +234,74 @@ def test_stopwords_with_the_reference_list(shared_data, tmp_path):
     assert f.filter(doc("Cheap Rolex Omega Cartier replica watches sale discount free shipping")) is not None
 
 
-def test_flagged_words_needs_a_list():
-    """§3.2 filter 6: no packaged list -> a clear error naming the option, never a silent pass."""
-    with pytest.raises(UserError, match="flagged_words_file"):
-        RootsFlaggedWords(lang="fr").filter(doc(PARAGRAPH))
+def test_packaged_lists_equal_bigscience(shared_data):
+    """The shipped lists are BigScience's, entry for entry, for all 13 languages."""
+    stop = json.loads((shared_data / "filtering/bigscience_roots_stopwords.json").read_text())["stopwords"]
+    flagged = json.loads((shared_data / "filtering/bigscience_roots_flagged_words.json").read_text())
+    assert bigscience_languages("stopwords") == bigscience_languages("flagged_words") == sorted(stop)
+    assert len(stop) == 13
+    for lang in stop:
+        assert bigscience_list("stopwords", lang) == frozenset(stop[lang]), lang
+        assert bigscience_list("flagged_words", lang) == frozenset(flagged["flagged_words"][lang]), lang
+    assert bigscience_list("stopwords", "de") is None
+    assert bigscience_list("stopwords", "zh-Hans") == frozenset(stop["zh"])
+    with pytest.raises(UserError, match="stopwords, flagged_words"):
+        bigscience_list("badwords", "en")
 
 
-def test_flagged_words_english_default_list():
-    """§3.2 filter 6: English uses better-profanity's list by default; en max ratio 0.01."""
+def _filler(n: int, word: str) -> list[str]:
+    return [word] * n
+
+
+def test_zh_word_rules_at_their_thresholds():
+    """BigScience zh: segmented words, pairs joined with "", stop words >= 0.1691, flagged <= 0.001."""
+    pytest.importorskip("rjieba")
+    stop = RootsStopwords(lang="zh")  # the BigScience list
+    assert stop.min_ratio == 0.1691
+    # "的" is a stop word; "苹果" is not, nor are the pairs 的的, 的苹果, 苹果的, 苹果苹果
+    assert stop.filter(doc(" ".join(["的"] * 170 + _filler(830, "苹果")))) is None  # 0.170
+    assert stop.filter(doc(" ".join(["的"] * 169 + _filler(831, "苹果")))) == "roots_few_stopwords"  # 0.169
+    # one unspaced text: the segmenter finds the words (no spaces in Chinese)
+    assert stop.filter(doc("的苹果" * 170 + "苹果" * 320)) is None
+    flagged = RootsFlaggedWords(lang="zh")
+    assert flagged.max_ratio == 0.001
+    # "卖 淫": neither piece is flagged, the joined pair "卖淫" is: one match per occurrence
+    assert flagged.filter(doc(" ".join(["卖", "淫", *_filler(998, "苹果")]))) is None  # 1/1000
+    assert flagged.filter(doc(" ".join(["卖", "淫", "卖", "淫", *_filler(996, "苹果")]))) == "roots_flagged_words"
+
+
+def test_vi_word_rules_at_their_thresholds():
+    """BigScience vi: pairs joined with " ", stop words >= 0.08, flagged <= 0.005."""
+    stop = RootsStopwords(lang="vi")
+    assert stop.min_ratio == 0.08
+    # "ví dụ" is a stop word, "ví" and "dụ" alone are not; "nhà" ("house") is none
+    assert stop.filter(doc(" ".join(["ví dụ"] * 8 + _filler(84, "nhà")))) is None  # 8/100
+    assert stop.filter(doc(" ".join(["ví dụ"] * 7 + _filler(86, "nhà")))) == "roots_few_stopwords"  # 7/100
+    flagged = RootsFlaggedWords(lang="vi")
+    assert flagged.max_ratio == 0.005
+    assert flagged.filter(doc(" ".join(["phim sex", *_filler(198, "nhà")]))) is None  # 1/200
+    assert flagged.filter(doc(" ".join(["phim sex"] * 2 + _filler(196, "nhà")))) == "roots_flagged_words"
+
+
+def test_flagged_words_bigscience_lists_by_default(caplog):
+    """§3.2 filter 6: every ROOTS language has BigScience's list; a language without one skips the check."""
+    fr = RootsFlaggedWords(lang="fr")
+    assert fr.filter(doc(PARAGRAPH)) is None
+    assert fr.filter(doc("suceuse xxx " * 10 + PARAGRAPH)) == "roots_flagged_words"
+    assert RootsFlaggedWords(lang="de").filter(doc("xxx " * 10)) is None
+    assert "no flagged-words list for 'de'" in caplog.text
+
+
+def test_flagged_words_english_lists():
+    """§3.2 filter 6: en max ratio 0.01; BigScience's porn list by default, better-profanity as an option."""
     f = RootsFlaggedWords(lang="en")
     assert f.filter(doc(PARAGRAPH)) is None
-    assert f.filter(doc("fuck this shit " * 10 + PARAGRAPH)) == "roots_flagged_words"
+    assert f.filter(doc("xxx youporn " * 10 + PARAGRAPH)) == "roots_flagged_words"
+    bp = RootsFlaggedWords(lang="en", wordlist="better-profanity")
+    assert bp.filter(doc(PARAGRAPH)) is None
+    assert bp.filter(doc("fuck this shit " * 10 + PARAGRAPH)) == "roots_flagged_words"
+    with pytest.raises(UserError, match="English list"):
+        RootsFlaggedWords(lang="fr", wordlist="better-profanity")
 
 
 def test_flagged_words_at_the_threshold(tmp_path):

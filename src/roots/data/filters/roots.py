@@ -21,6 +21,7 @@ from roots.data.base import Filter, Step
 from roots.data.document import Document
 from roots.data.filters.roots_text import (
     NON_PRINTING,
+    bigscience_list,
     lower_words,
     packaged_flagged_words_en,
     packaged_stopwords,
@@ -204,35 +205,52 @@ class RootsSpecialCharacters(Filter):
         return "roots_special_characters" if special_characters_ratio(doc.text) > self.max_ratio else None
 
 
+def _bigscience_or_skip(kind: str, lang: str, step: str) -> frozenset[str] | None:
+    words = bigscience_list(kind, lang)
+    if words is None:
+        log.warning("%s: BigScience has no %s list for %r, so the step keeps every document (as "
+                    "upstream); set %s_file=PATH to check it", step, kind.replace("_", "-"), lang, kind)
+    return words
+
+
 @dataclass
 class RootsStopwords(Filter):
     """§3.2 filter 5: stop-word ratio >= min_ratio (zh, vi: adjacent-word pairs are matched too).
 
-    The list is `stopwords_file` (one word per line, or JSON) or else the `stopwordsiso` package's
-    list for `lang`. The ROOTS thresholds were tuned on BigScience's own lists; stopwords-iso lists are
-    longer (en: 1,298 words vs 301), so with them the filter is more lenient. Pass the reference list
-    for exact ROOTS behaviour.
+    The list is `stopwords_file` (one word per line, or JSON) or else `wordlist`: "bigscience" (default;
+    BigScience's own list, shipped with roots, the one the ROOTS thresholds were tuned on; a language
+    without one keeps every document, as upstream) or "stopwordsiso" (the `stopwordsiso` package's
+    list: longer, en 1,298 words vs 301, so the filter is more lenient).
     """
 
     name = "roots_stopwords"
     lang: str = "en"
     min_ratio: float | None = None
     stopwords_file: str | None = None
+    wordlist: Literal["bigscience", "stopwordsiso"] = "bigscience"
 
     def __post_init__(self) -> None:
         self.min_ratio = _or(self.min_ratio, roots_params(self.lang).stopwords_min)
         _check_exists(self.stopwords_file, "roots_stopwords.stopwords_file")
+        if self.wordlist not in ("bigscience", "stopwordsiso"):
+            raise UserError(f"roots_stopwords.wordlist must be bigscience or stopwordsiso, got {self.wordlist!r}")
         self._words: frozenset[str] | None = None
+        self._ready = False
 
     def setup(self) -> None:
+        self._ready = True
         if self.stopwords_file:
             self._words = read_word_list(self.stopwords_file, self.lang, "roots_stopwords.stopwords_file")
-        else:
+        elif self.wordlist == "stopwordsiso":
             self._words = packaged_stopwords(self.lang)
+        else:
+            self._words = _bigscience_or_skip("stopwords", self.lang, self.name)
 
     def filter(self, doc: Document) -> str | None:
-        if self._words is None:
+        if not self._ready:
             self.setup()
+        if self._words is None:
+            return None
         ratio = ratio_in_list(doc, self._words, roots_params(self.lang))
         return "roots_few_stopwords" if ratio < self.min_ratio else None
 
@@ -241,37 +259,46 @@ class RootsStopwords(Filter):
 class RootsFlaggedWords(Filter):
     """§3.2 filter 6: flagged-word ratio <= max_ratio.
 
-    No package ships BigScience's own lists. For English the default is the single-word entries of
-    better-profanity's word list (a well-kept, MIT-licensed package; broader swearing coverage than
-    BigScience's porn-focused list, documented divergence). Other languages need `flagged_words_file`
-    (one word per line, or JSON: a list or {lang: [words]}); without one the step refuses to run.
+    The list is `flagged_words_file` (one word per line, or JSON: a list or {lang: [words]}) or else
+    `wordlist`: "bigscience" (default; BigScience's own list for the language, shipped with roots: the 68
+    English porn-focused words plus the language's own; a language without one keeps every document,
+    as upstream) or "better-profanity" (English only: the single-word entries of better-profanity's
+    list, broader swearing coverage).
     """
 
     name = "roots_flagged_words"
     lang: str = "en"
     max_ratio: float | None = None
     flagged_words_file: str | None = None
+    wordlist: Literal["bigscience", "better-profanity"] = "bigscience"
 
     def __post_init__(self) -> None:
         self.max_ratio = _or(self.max_ratio, roots_params(self.lang).flagged_max)
         _check_exists(self.flagged_words_file, "roots_flagged_words.flagged_words_file")
+        if self.wordlist not in ("bigscience", "better-profanity"):
+            raise UserError("roots_flagged_words.wordlist must be bigscience or better-profanity, "
+                            f"got {self.wordlist!r}")
+        if self.wordlist == "better-profanity" and self.lang != "en" and not self.flagged_words_file:
+            raise UserError(f"roots_flagged_words: better-profanity is an English list (lang is {self.lang!r}); "
+                            "use wordlist: bigscience or flagged_words_file=PATH")
         self._words: frozenset[str] | None = None
+        self._ready = False
 
     def setup(self) -> None:
-        if not self.flagged_words_file and self.lang == "en":
+        self._ready = True
+        if self.flagged_words_file:
+            self._words = read_word_list(self.flagged_words_file, self.lang,
+                                         "roots_flagged_words.flagged_words_file")
+        elif self.wordlist == "better-profanity":
             self._words = packaged_flagged_words_en()
-            return
-        if not self.flagged_words_file:
-            raise UserError(
-                f"roots_flagged_words: no packaged flagged-word list for {self.lang!r}; set "
-                "flagged_words_file=PATH (one word per line, e.g. BigScience's flagged_words.py list "
-                "or LDNOOBW), or remove the step from the recipe"
-            )
-        self._words = read_word_list(self.flagged_words_file, self.lang, "roots_flagged_words.flagged_words_file")
+        else:
+            self._words = _bigscience_or_skip("flagged_words", self.lang, self.name)
 
     def filter(self, doc: Document) -> str | None:
-        if self._words is None:
+        if not self._ready:
             self.setup()
+        if self._words is None:
+            return None
         ratio = ratio_in_list(doc, self._words, roots_params(self.lang))
         return "roots_flagged_words" if ratio > self.max_ratio else None
 

@@ -8,6 +8,7 @@ memoized on the document with `doc.cached`, so a chain of ROOTS filters splits e
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 import re
 from collections.abc import Iterable
@@ -217,6 +218,32 @@ def read_word_list(path: str | Path, lang: str, option: str) -> frozenset[str]:
     if not wordset:
         raise UserError(f"{option}: {path} holds no words")
     return wordset
+
+
+BIGSCIENCE_KINDS = ("stopwords", "flagged_words")
+
+
+@functools.cache
+def _bigscience_lists(kind: str) -> dict[str, list[str]]:
+    if kind not in BIGSCIENCE_KINDS:
+        raise UserError(f"BigScience word lists are {', '.join(BIGSCIENCE_KINDS)}; got {kind!r}")
+    data = files("roots.data").joinpath("resources", "bigscience", f"{kind}.json.gz").read_bytes()
+    return json.loads(gzip.decompress(data))
+
+
+def bigscience_languages(kind: str) -> list[str]:
+    """Languages BigScience has a `kind` list for (the 13 ROOTS languages)."""
+    return sorted(_bigscience_lists(kind))
+
+
+def bigscience_list(kind: str, lang: str) -> frozenset[str] | None:
+    """BigScience's `kind` ("stopwords" or "flagged_words") list for `lang`, entries exactly as upstream.
+
+    Shipped in resources/bigscience/ (Apache-2.0, attribution in its README.md), read on first use. None
+    when BigScience has no list for the language: upstream then skips the check, and so do the filters.
+    """
+    words = _bigscience_lists(kind).get(lang_words.base_lang(lang))
+    return None if words is None else frozenset(words)
 
 
 def packaged_stopwords(lang: str) -> frozenset[str]:
