@@ -9,7 +9,6 @@ import pytest
 from roots.common.errors import UserError
 from roots.data.document import Document
 from roots.data.filters import roots_text
-from roots.data.filters.roots_text import bigscience_languages, bigscience_list
 from roots.data.filters.roots import (
     RootsCharRepetition,
     RootsEdit,
@@ -22,6 +21,7 @@ from roots.data.filters.roots import (
     char_repetition_ratio,
     word_repetition_ratio,
 )
+from roots.data.filters.roots_text import bigscience_languages, bigscience_list
 from roots.data.registry import build_step
 
 PARAGRAPH = (
