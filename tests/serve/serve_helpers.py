@@ -70,3 +70,23 @@ def submit(engine, prompt_ids, **params) -> Collector:
     c = Collector()
     engine.submit(Request(list(prompt_ids), SamplingParams(**params), c))
     return c
+
+
+class SlowBackend:
+    """A backend whose every forward pass takes at least `delay` seconds: long generations to act during."""
+
+    def __init__(self, inner, delay: float = 0.02):
+        self.inner, self.delay = inner, delay
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def forward(self, *args, **kwargs):
+        time.sleep(self.delay)
+        return self.inner.forward(*args, **kwargs)
+
+
+def slowed(model, delay: float = 0.02):
+    from dataclasses import replace
+
+    return replace(model, backend=SlowBackend(model.backend, delay))

@@ -140,7 +140,7 @@ def test_embeddings_base64_raw(http):
     (dict(prompt="The", max_tokens=65), 400, "max_tokens"),  # over max_tokens_limit
     (dict(prompt="The " * 200, max_tokens=1), 400, "max_tokens"),  # over the context
     (dict(prompt="The", temperature=3), 400, "temperature"),
-    (dict(prompt="The", top_p=0), 400, "top_p"),
+    (dict(prompt="The", top_p=1.5), 400, "top_p"),
     (dict(prompt=[], max_tokens=1), 400, "prompt"),
     (dict(prompt=[999999], max_tokens=1), 400, "prompt"),
     (dict(prompt="The", n=100), 400, "n"),

@@ -8,6 +8,10 @@ The cache holds at most `max_batch_size` rows of at most `max_seq_len` columns; 
 
 Outputs go back through each request's `on_output` callback, called on the engine thread (the server
 forwards them to asyncio with `loop.call_soon_threadsafe`).
+
+Failures are isolated per row: a request whose own parameters cannot be served (`InvalidRequest`), or
+whose sampling or prefill raises, ends alone with finish_reason "error"; the rest of the batch goes on.
+Only a failing decode forward pass, which no single row can be blamed for, fails the whole batch.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ from roots.serve.textstream import TextStream
 
 log = logging.getLogger(__name__)
 _ids = itertools.count()
+
+
+class InvalidRequest(ValueError):
+    """The request itself cannot be served (the client's fault: a 400 over HTTP, not a 500)."""
 
 
 @dataclass
@@ -68,6 +76,7 @@ class Sequence:
         self.params = request.params
         self.output: list[int] = []
         self.finished = False
+        check_request(request, engine.vocab_size)
         seed = self.params.seed if self.params.seed is not None else int.from_bytes(os.urandom(8), "little") >> 1
         self.generator = torch.Generator(engine.device).manual_seed(seed)
         codec = engine.model.codec
@@ -84,6 +93,19 @@ class Sequence:
     @property
     def length(self) -> int:
         return len(self.request.prompt_ids) + len(self.output)
+
+
+def check_request(request: Request, vocab_size: int) -> None:
+    """What the HTTP layer validates, checked again here for every caller of the engine."""
+    params = request.params
+    if max(request.prompt_ids) >= vocab_size or min(request.prompt_ids) < 0:
+        raise InvalidRequest(f"prompt token ids must be in [0, {vocab_size})")
+    if params.top_k > vocab_size:
+        raise InvalidRequest(f"top_k is {params.top_k}; it must be <= the vocabulary size {vocab_size}")
+    if any(not 0 <= t < vocab_size for t in params.stop_token_ids):
+        raise InvalidRequest(f"stop_token_ids must be in [0, {vocab_size})")
+    if params.seed is not None and not -(2**63) <= params.seed < 2**64:
+        raise InvalidRequest("seed must fit in 64 bits")
 
 
 class Engine:
@@ -106,7 +128,8 @@ class Engine:
         self.accepting = True
         self.stats = {"requests_total": 0, "requests_finished": 0, "requests_cancelled": 0,
                       "prompt_tokens_total": 0, "generation_tokens_total": 0, "steps_total": 0,
-                      "step_seconds_total": 0.0, "errors_total": 0}
+                      "step_seconds_total": 0.0, "errors_total": 0,
+                      "requests_failed": 0}
 
     # ---- public, any thread ----
     def start(self) -> Engine:
@@ -193,6 +216,7 @@ class Engine:
             if request.cancelled:
                 self._waiting.popleft()
                 self.stats["requests_cancelled"] += 1
+                self.stats["requests_finished"] += 1
                 continue
             longest = max([len(r.prompt_ids) for r in batch] + [len(request.prompt_ids)])
             if batch and longest * (len(batch) + 1) > self.max_prefill_tokens:
@@ -201,17 +225,48 @@ class Engine:
         if not batch:
             return False
         seqs: list[Sequence] = []
+        for request in batch:
+            try:
+                seqs.append(Sequence(request, self))
+            except Exception as e:  # this request's own fault (or its sampler state): it fails alone
+                self._fail(request, e)
+        if not seqs:
+            return True
         try:
-            seqs = [Sequence(r, self) for r in batch]
             self._prefill(seqs)
-        except Exception:
-            if seqs and any(s is seqs[0] for s in self.rows):
-                raise  # already in the batch: the step's handler fails the whole batch
-            log.exception("prefill failed")  # the running batch is untouched: fail only the newcomers
+        except Exception as e:
+            # nothing joined the running batch (see _prefill); retry the newcomers one by one so that the
+            # one that breaks the forward pass fails alone
             self.stats["errors_total"] += 1
-            for request in batch:
-                request.on_output(Output("", [], finish_reason="error", prompt_tokens=len(request.prompt_ids)))
+            if len(seqs) == 1:
+                self._fail(seqs[0].request, e, seqs[0])
+                return True
+            for seq in seqs:
+                try:
+                    self._prefill([seq])
+                except Exception as e1:
+                    self._fail(seq.request, e1, seq)
         return True
+
+    def _fail(self, request: Request, error: BaseException | None, seq: Sequence | None = None) -> None:
+        """End one request with finish_reason "error"; the batch goes on without it."""
+        client = isinstance(error, InvalidRequest)
+        if client:
+            log.info("request %s refused: %s", request.id, error)
+        else:
+            log.error("request %s failed", request.id, exc_info=error)
+        self.stats["requests_failed"] += 1
+        out = Output("", [], finish_reason="error", error=str(error) if client else None, client_error=client)
+        if seq is not None:
+            seq.finished = True
+            self._emit(seq, out)
+            return
+        out.prompt_tokens = len(request.prompt_ids)
+        self.stats["requests_finished"] += 1
+        try:
+            request.on_output(out)
+        except Exception:
+            log.exception("on_output callback failed for request %s", request.id)
 
     def _prefill(self, seqs: list[Sequence]) -> None:
         width = max(len(s.request.prompt_ids) for s in seqs)
@@ -224,10 +279,11 @@ class Engine:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         echo = any(s.params.prompt_logprobs for s in seqs)
         logits, kv = self.backend.forward(ids, mask, positions, None, all_logits=echo)
-        for s in seqs:
-            self.stats["prompt_tokens_total"] += len(s.request.prompt_ids)
         prompt_lps = [self._prompt_logprobs(s, logits[i], width) if s.params.prompt_logprobs else None
                       for i, s in enumerate(seqs)]
+        # everything that can fail for these rows has run: from here on they are in the batch
+        for s in seqs:
+            self.stats["prompt_tokens_total"] += len(s.request.prompt_ids)
         self._append_rows(seqs, kv, mask)
         live = [i for i, s in enumerate(seqs) if s.params.max_tokens > 0]
         for i, s in enumerate(seqs):
@@ -255,6 +311,26 @@ class Engine:
 
     def _step(self, seqs: list[Sequence], logits: torch.Tensor, prompt_lps: list | None) -> None:
         """Sample one token for each of `seqs` from `logits` (B, V) and hand out the results."""
+        try:
+            results = self._sample(seqs, logits)
+        except Exception:  # some row's parameters break the batched sampler: sample row by row
+            results = []
+            for i, seq in enumerate(seqs):
+                try:
+                    results.extend(self._sample([seq], logits[i:i + 1]))
+                except Exception as e:
+                    self._fail(seq.request, e, seq)
+                    results.append(None)
+        for i, (seq, result) in enumerate(zip(seqs, results)):
+            if result is None:
+                continue
+            try:
+                self._accept(seq, *result, prompt_lps[i] if prompt_lps else None)
+            except Exception as e:
+                self._fail(seq.request, e, seq)
+
+    def _sample(self, seqs: list[Sequence], logits: torch.Tensor) -> list[tuple[int, TokenLogprobs | None]]:
+        """(token, its logprobs if asked) for each of `seqs`, from `logits` (B, V)."""
         params = [s.params for s in seqs]
         processed = logits
         if any(p.penalized for p in params):
@@ -267,8 +343,7 @@ class Engine:
             for i, lp in zip(lp_rows, token_logprobs(logits[lp_rows], tokens[lp_rows], top_n)):
                 lp.top = lp.top[:params[i].logprobs]
                 lps[i] = lp
-        for i, (seq, token) in enumerate(zip(seqs, tokens.tolist())):
-            self._accept(seq, token, lps.get(i), prompt_lps[i] if prompt_lps else None)
+        return [(token, lps.get(i)) for i, token in enumerate(tokens.tolist())]
 
     def _penalize(self, seqs: list[Sequence], logits: torch.Tensor) -> torch.Tensor:
         vocab = logits.shape[-1]

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
+UNION_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
 
 
 class APIError(Exception):
@@ -44,13 +45,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, e: RequestValidationError):
-        first = e.errors()[0] if e.errors() else {}
+        # of a union's failed members, the one that matched furthest says best what is wrong
+        first = max(e.errors(), key=lambda err: len(err.get("loc", ())), default={})
         loc = [str(p) for p in first.get("loc", ())]
         if first.get("type") == "json_invalid":
             return error_response(400, f"the request body is not valid JSON: {first.get('ctx', {}).get('error', '')}"
                                   .rstrip(": "), code="invalid_json")
-        where = ".".join(loc[1:])
-        return error_response(400, f"{where or 'body'}: {first.get('msg', 'invalid request')}", param=where or None)
+        # the message names the place (without pydantic's union-member tags); `param` is the top-level field
+        where = ".".join(p for p in loc[1:] if not ("[" in p or "-" in p or p in UNION_TAGS))
+        message = first.get("msg", "invalid request")
+        if first.get("type") == "string_unicode":
+            message = "the text is not valid Unicode (JSON escapes such as \\ud800 are lone surrogates)"
+        return error_response(400, f"{where or 'body'}: {message}", param=loc[1] if len(loc) > 1 else None)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, e: Exception):

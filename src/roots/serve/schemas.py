@@ -8,8 +8,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_serializer
 
+
+def _valid_unicode(text: str) -> str:
+    """JSON can carry lone surrogates ("\\ud800") that no tokenizer can encode: a 400, not a 500."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"the text is not valid Unicode (a lone surrogate at character {e.start})") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+StopText = Annotated[str, Field(max_length=256), AfterValidator(_valid_unicode)]
+MAX_STOP_STRINGS = 16
 Prob = Annotated[float, Field(ge=0, le=1)]
 Penalty = Annotated[float, Field(ge=-2, le=2)]
 TokenIds = list[Annotated[int, Field(ge=0)]]
@@ -22,15 +35,15 @@ class StreamOptions(BaseModel):
 class SamplingFields(BaseModel):
     """Fields shared by completions and chat completions."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     model: str | None = None
     n: int = Field(1, ge=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(1.0, ge=0, le=2)
-    top_p: float | None = Field(1.0, gt=0, le=1)
-    stop: str | list[str] | None = None
+    top_p: float | None = Field(1.0, ge=0, le=1)  # 0 = greedy, as OpenAI treats it
+    stop: StopText | Annotated[list[StopText], Field(max_length=MAX_STOP_STRINGS)] | None = None
     seed: int | None = Field(None, ge=-(2**63), lt=2**63)
     presence_penalty: Penalty | None = 0.0
     frequency_penalty: Penalty | None = 0.0
@@ -40,7 +53,7 @@ class SamplingFields(BaseModel):
     top_k: int | None = Field(0, ge=0)
     min_p: Prob | None = 0.0
     repetition_penalty: float | None = Field(1.0, gt=0, le=10)
-    stop_token_ids: TokenIds | None = None
+    stop_token_ids: Annotated[TokenIds, Field(max_length=64)] | None = None
     ignore_eos: bool = False
 
     def stop_strings(self) -> tuple[str, ...]:
@@ -50,7 +63,7 @@ class SamplingFields(BaseModel):
 
 
 class CompletionRequest(SamplingFields):
-    prompt: str | list[str] | TokenIds | list[TokenIds]
+    prompt: Text | list[Text] | TokenIds | list[TokenIds]
     max_tokens: int | None = Field(16, ge=0)
     logprobs: int | None = Field(None, ge=0, le=20)
     echo: bool = False
@@ -60,14 +73,14 @@ class CompletionRequest(SamplingFields):
 
 class TextPart(BaseModel):
     type: Literal["text"]
-    text: str
+    text: Text
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextPart] | None = None
+    content: Text | list[TextPart] | None = None
     name: str | None = None
 
     def text(self) -> str:
@@ -90,7 +103,7 @@ class ChatCompletionRequest(SamplingFields):
 class EmbeddingRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    input: str | list[str] | TokenIds | list[TokenIds]
+    input: Text | list[Text] | TokenIds | list[TokenIds]
     model: str | None = None
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, ge=1)

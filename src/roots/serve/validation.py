@@ -19,10 +19,14 @@ def check_model(state: State, model: str | None) -> None:
 
 
 def sampling_params(body: SamplingFields, max_tokens: int, logprobs: int | None, echo: bool) -> SamplingParams:
+    temperature = 1.0 if body.temperature is None else body.temperature
+    top_p = 1.0 if body.top_p is None else body.top_p
+    if top_p == 0:  # OpenAI reads top_p=0 as "only the most likely token": greedy
+        temperature, top_p = 0.0, 1.0
     try:
         return SamplingParams(
-            max_tokens=max_tokens, temperature=1.0 if body.temperature is None else body.temperature,
-            top_k=body.top_k or 0, top_p=1.0 if body.top_p is None else body.top_p, min_p=body.min_p or 0.0,
+            max_tokens=max_tokens, temperature=temperature,
+            top_k=body.top_k or 0, top_p=top_p, min_p=body.min_p or 0.0,
             repetition_penalty=body.repetition_penalty or 1.0, frequency_penalty=body.frequency_penalty or 0.0,
             presence_penalty=body.presence_penalty or 0.0, stop=body.stop_strings(),
             stop_token_ids=tuple(body.stop_token_ids or ()), ignore_eos=body.ignore_eos, seed=body.seed,
