@@ -72,6 +72,7 @@ def main() -> None:
     from roots.train.config import OptimConfig, ScheduleConfig, TrainConfig
     from roots.train.finetune.finetune import FinetuneConfig, FinetuneRun
     from roots.train.trainer import Trainer
+    from roots.workflows.finetune import evaluate
 
     torch.set_num_threads(1 if args.quick else torch.get_num_threads())
     work = Path(args.out or tempfile.mkdtemp(prefix="encoder_langid_"))
@@ -126,7 +127,7 @@ def main() -> None:
             schedule=ScheduleConfig(name="linear", warmup_steps=20, min_lr_ratio=0.0)))
         t0 = time.time()
         run.fit()
-        metrics = run.evaluate()
+        metrics = evaluate(run)
         run.save(metrics)
         results[name] = metrics
         print(f"{name:10s} test accuracy {metrics['accuracy']:.4f}  macro F1 {metrics['macro']['f1']:.4f}  "

@@ -69,6 +69,7 @@ def main() -> None:
     from roots.train.config import OptimConfig, ScheduleConfig, TrainConfig
     from roots.train.finetune.finetune import FinetuneConfig, FinetuneRun
     from roots.train.trainer import Trainer
+    from roots.workflows.finetune import evaluate
 
     if args.quick:
         torch.set_num_threads(1)
@@ -116,7 +117,7 @@ def main() -> None:
         schedule=ScheduleConfig(name="linear", warmup_steps=max(1, ft_steps // 20), min_lr_ratio=0.0)))
     t0 = time.time()
     run.fit()
-    metrics = run.evaluate()
+    metrics = evaluate(run)
     run.save(metrics)
     bleu = metrics["bleu"]
     copy = sacrebleu.corpus_bleu([s for s, _ in heldout], [[t for _, t in heldout]])

@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokenize": ("roots.tokenizer.shards:run",
                  "encode a corpus into train/val token shards (.bin + meta.json)"),
     "train": ("roots.train.trainer:train", "train a language model on token shards (resumable)"),
-    "finetune": ("roots.train.finetune.finetune:finetune",
+    "finetune": ("roots.workflows.finetune:finetune",
                  "fine-tune a model on JSONL task data: full, LoRA, prefix or prompt tuning"),
     "generate": ("roots.model.generate:generate", "continue a prompt with a trained model"),
     "eval perplexity": ("roots.eval.lm:perplexity_run",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,50 @@ def measured_matmul_flops(device: torch.device, dtype: torch.dtype, n: int = 102
             torch.cuda.synchronize(device)
         best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best
+
+
+class StepMeter:
+    """Tokens/s and MFU of the training steps alone: the clock runs between start() and pause(), so
+    evaluation and checkpoints are never counted, and the device is synced only when read.
+
+    MFU divides achieved FLOP/s by the device's peak. On a CPU the peak is measured (a large matmul), and
+    on a loaded machine that measurement can come out low; a step that runs faster proves the peak higher,
+    so the peak is raised to it: MFU never exceeds 100%.
+    """
+
+    def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
+        self.device, self.peak = device, peak_flops(device, dtype)
+        self._elapsed, self._t0, self.tokens, self.flops = 0.0, None, 0, 0.0
+        self.loss: torch.Tensor | None = None
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def start(self) -> None:
+        self._sync()
+        self._t0 = time.perf_counter()
+
+    def pause(self) -> None:
+        self._sync()
+        if self._t0 is not None:
+            self._elapsed += time.perf_counter() - self._t0
+        self._t0 = None
+
+    def add(self, loss: torch.Tensor, tokens: int, flops: float) -> None:
+        self.loss, self.tokens, self.flops = loss, self.tokens + tokens, self.flops + flops
+
+    def read(self) -> tuple[float, float, float]:
+        """(the last step's loss, tokens/s, MFU) over the steps since the last read; restarts the count."""
+        loss = float(self.loss) if self.loss is not None else math.nan  # syncs
+        self.pause()
+        seconds = max(self._elapsed, 1e-9)
+        tok_s, achieved = self.tokens / seconds, self.flops / seconds
+        self.peak = max(self.peak, achieved)
+        mfu = achieved / self.peak if self.peak > 0 else 0.0
+        self._elapsed, self.tokens, self.flops = 0.0, 0, 0.0
+        self.start()
+        return loss, tok_s, mfu
 
 
 class MetricsLog:

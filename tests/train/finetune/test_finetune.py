@@ -14,7 +14,9 @@ from roots.model.build import build_model
 from roots.model.config import ModelConfig
 from roots.model.io import save_model
 from roots.train.finetune.adapters import apply_lora, apply_prefix, apply_prompt, merge_lora
-from roots.train.finetune.finetune import FinetuneConfig, FinetuneRun, finetune, load_finetuned
+from roots.train.finetune.finetune import FinetuneConfig, FinetuneRun, load_finetuned
+from roots.train.metrics import read_metrics
+from roots.workflows.finetune import evaluate, finetune
 
 
 def _texts() -> list[str]:
@@ -143,7 +145,7 @@ def test_finetune_trains_only_adapters(tmp_path, tokenizer_dir, preset, method):
     run = FinetuneRun(config)
     before = {n: p.detach().clone() for n, p in run.model.named_parameters()}
     run.fit()
-    metrics = run.evaluate()
+    metrics = evaluate(run)
     run.save(metrics)
     changed = {n for n, p in run.model.named_parameters() if not torch.equal(p, before[n])}
     frozen = {n for n, p in run.model.named_parameters() if not p.requires_grad}
@@ -230,24 +232,51 @@ def test_cli_lora_merge_and_prefix(tmp_path, tokenizer_dir, capsys):
         torch.testing.assert_close(merged.features(idx), tuned.base.features(idx), atol=1e-5, rtol=1e-5)
 
 
-def test_resume_after_kill_continues_exactly(tmp_path, tokenizer_dir):
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_resume_is_bitwise_under_the_trainers_rules(tmp_path, tokenizer_dir, method):
+    """A run killed after step 4's checkpoint resumes (--resume auto) to the same parameters, optimizer state
+    and metrics.jsonl as a run that was never stopped; a damaged newest checkpoint falls back to the previous
+    one; --resume none refuses a folder with checkpoints."""
+    import shutil
+
+    from roots.common.errors import UserError
+
     base = _base(tmp_path, tokenizer_dir, "debug-bert")
     data = _classification_jsonl(tmp_path / "train.jsonl")
 
-    def config(out):
-        return FinetuneConfig(model=str(base), train=str(data), out_dir=str(tmp_path / out), method="lora",
-                              max_steps=6, batch_size=8, checkpoint_every=2, threads=1)
+    def config(out, **kw):
+        return FinetuneConfig(model=str(base), train=str(data), out_dir=str(tmp_path / out), method=method,
+                              max_steps=6, batch_size=8, grad_accum=2, eval_every=2, log_every=1, threads=1,
+                              tensorboard=False, **kw)
 
-    straight = FinetuneRun(config("a"))
+    straight = FinetuneRun(config("a"), metrics={"n_valid": lambda run: len(run.valid_set)})
     straight.fit()
-    killed = FinetuneRun(config("b"))
-    killed.fit(stop_at=4)  # checkpoint at step 4, then "killed"
+    FinetuneRun(config("b")).fit(stop_at=4)  # checkpoints at steps 2 and 4, then "killed"
+    shutil.copytree(tmp_path / "b", tmp_path / "c", symlinks=True)
+    with pytest.raises(UserError, match="already holds checkpoints"):
+        FinetuneRun(config("b", resume="none"))
     resumed = FinetuneRun(config("b"))
     assert resumed.step == 4
     resumed.fit()
-    a, b = dict(straight.model.named_parameters()), dict(resumed.model.named_parameters())
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
+    with open(tmp_path / "c" / "checkpoints" / "step_4" / "model.safetensors", "r+b") as f:
+        f.truncate(10)
+    fallback = FinetuneRun(config("c"))
+    assert fallback.step == 2
+    fallback.fit()
+    a = dict(straight.model.named_parameters())
+    losses = {r["step"]: r["train_loss"] for r in read_metrics(tmp_path / "a" / "metrics.jsonl") if "train_loss" in r}
+    assert sorted(losses) == [1, 2, 3, 4, 5, 6]
+    for run in (resumed, fallback):
+        b = dict(run.model.named_parameters())
+        for name in a:
+            assert torch.equal(a[name], b[name]), name
+        got = {r["step"]: r["train_loss"] for r in read_metrics(run.out / "metrics.jsonl") if "train_loss" in r}
+        assert got == losses
+    saved = load_file(str(tmp_path / "a" / "checkpoints" / "step_6" / "model.safetensors"))
+    trained = {n for n, p in straight.model.named_parameters() if p.requires_grad}
+    assert set(saved) == trained  # the checkpoint holds the trainable parameters (all of them for full)
+    logged = [r for r in read_metrics(tmp_path / "a" / "metrics.jsonl") if "val_loss" in r]
+    assert [r["step"] for r in logged] == [2, 4, 6] and all(r["n_valid"] == len(straight.valid_set) for r in logged)
 
 
 def test_chat_and_decoder_seq2seq_finetune(tmp_path, tokenizer_dir):

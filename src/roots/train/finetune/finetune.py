@@ -1,4 +1,9 @@
-"""`roots finetune`: adapt a pretrained roots model to a JSONL task, fully or through an adapter.
+"""Fine-tuning a pretrained roots model on a JSONL task, fully or through an adapter, with the Trainer.
+
+A fine-tuning run is the Trainer with another batch source (the task's examples), loss (the task model's),
+trainable-parameter set (full, LoRA, prefix or prompt) and metric functions passed in by the command
+(roots.workflows.finetune), so it gets autocast, gradient accumulation, DDP/FSDP, metrics.jsonl +
+TensorBoard, periodic evaluation, best/last checkpoints and the same exact resume and `--resume` rules.
 
     OUT/adapter.safetensors   the trained parameters only (LoRA A/B, prefixes, soft prompt, task head;
                               every parameter for --method full)
@@ -6,7 +11,8 @@
     OUT/metrics.json          validation metrics (accuracy/P/R/F1, BLEU/chrF with sacrebleu's signature,
                               or loss)
     OUT/merged/               with --merge and --method lora: base + adapter folded into one plain model
-    OUT/checkpoint/           resume state (trainable parameters, optimizer, step), replaced atomically
+    OUT/checkpoints/          the Trainer's checkpoints (trainable parameters, optimizer, data position)
+    OUT/metrics.jsonl, tb/    training and validation curves
 """
 
 from __future__ import annotations
@@ -16,8 +22,8 @@ import dataclasses
 import math
 import os
 import shutil
-import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,9 +33,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from roots.common.config import save_yaml
 from roots.common.errors import UserError
 from roots.common.io import apply_umask, read_json, write_json
-from roots.common.records import artifact_meta, write_run_record
+from roots.common.records import artifact_meta
 from roots.train.config import OptimConfig, ScheduleConfig
 from roots.train.finetune.adapters import apply_lora, apply_prefix, apply_prompt, merge_lora
 from roots.train.finetune.data import Encoder, Example, Fields, read_jsonl
@@ -71,15 +78,29 @@ class FinetuneConfig:
     eval_limit: int = field(default=0, metadata={"help": "validation examples to generate for (0: all)"})
     num_beams: int = field(default=4, metadata={"help": "seq2seq evaluation: beam size (1: greedy)"})
     max_new_tokens: int = 128
-    checkpoint_every: int = field(default=200, metadata={"help": "steps between resume checkpoints"})
     merge: bool = field(default=False, metadata={"help": "lora: also write base + adapter merged to OUT/merged"})
+    # the training loop's settings, as `roots train` has them
+    grad_accum: int = field(default=1, metadata={"help": "micro-batches per optimizer step per process"})
+    eval_every: int = field(default=200, metadata={"help": "validation loss + metrics + checkpoint every N "
+                                                           "steps; 0: at the end"})
+    log_every: int = 10
+    keep_checkpoints: int = field(default=2, metadata={"help": "step_N folders kept besides the best"})
     seed: int = 1337
     device: str = "auto"
+    dtype: Literal["auto", "float32", "bfloat16"] = field(
+        default="auto", metadata={"help": "autocast dtype; auto: bfloat16 on CUDA, float32 elsewhere"})
+    compile: bool = False
+    parallel: Literal["ddp", "fsdp"] = field(default="ddp", metadata={"help": "under torchrun"})
     threads: int = 0
+    resume: str = field(default="auto", metadata={
+        "help": "auto (continue from the newest intact checkpoint, if any), none (a fresh run; refused where "
+                "checkpoints exist), or a checkpoint folder"})
+    tensorboard: bool = True
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.epochs < 1 or self.virtual_tokens < 1 or self.lora.rank < 1:
-            raise UserError("--batch-size, --epochs, --virtual-tokens and --lora.rank must be at least 1")
+        if min(self.batch_size, self.epochs, self.virtual_tokens, self.lora.rank, self.grad_accum) < 1:
+            raise UserError("--batch-size, --epochs, --virtual-tokens, --lora.rank and --grad-accum must be at "
+                            "least 1")
         if not 0 <= self.val_fraction < 1:
             raise UserError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
 
@@ -96,6 +117,14 @@ class TaskModel(nn.Module):
             self.head = nn.Linear(base.config.n_embd, num_labels)
             nn.init.normal_(self.head.weight, std=base.config.init_std)
             nn.init.zeros_(self.head.bias)
+
+    @property
+    def config(self) -> Any:
+        """The base model's config (what the Trainer reads: arch, block size)."""
+        return self.base.config
+
+    def flops_per_token(self, seq_len: int | None = None) -> float:
+        return self.base.flops_per_token(seq_len)
 
     def class_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, num_labels): BERT's pooled [CLS] for encoders, the last real token's state for decoders."""
@@ -153,12 +182,17 @@ def attach(model: nn.Module, method: str, lora: LoRAConfig, virtual_tokens: int,
         apply_prompt(model, virtual_tokens, seed)
 
 
+def trainable_set(method: str) -> Callable[[str, nn.Parameter], bool]:
+    """The parameters a method trains: the adapter and the task head (everything for full)."""
+    keys = {"lora": ("lora_a", "lora_b"), "prefix": (".prefix.",), "prompt": ("soft_prompt",)}.get(method, ())
+    return lambda name, _p: method == "full" or name.startswith("head.") or any(k in name for k in keys)
+
+
 def mark_trainable(task_model: TaskModel, method: str) -> tuple[int, int]:
-    """Freeze everything but the adapter and the task head (all of it for full); (trainable, total) counts."""
-    adapter_names = {"lora": ("lora_a", "lora_b"), "prefix": (".prefix.",), "prompt": ("soft_prompt",)}
+    """Freeze everything but the method's trainable set; (trainable, total) parameter counts."""
+    trains = trainable_set(method)
     for name, p in task_model.named_parameters():
-        p.requires_grad = (method == "full" or name.startswith("head.")
-                           or any(key in name for key in adapter_names.get(method, ())))
+        p.requires_grad = trains(name, p)
     params = list(task_model.parameters())
     return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
@@ -192,14 +226,53 @@ def load_finetuned(out_dir: str | Path, device: str | torch.device = "cpu") -> t
 # ------------------------------------------------------------------------------------------ run
 
 
-class FinetuneRun:
-    """One fine-tuning run: data, model + adapter, loop with resumable checkpoints, evaluation."""
+class ExampleBatches:
+    """The task's examples as the Trainer's batch source: a seeded permutation per epoch, each optimizer step
+    the next batch_size x grad_accum x world examples (wrapping at the end of an epoch), this process's share
+    collated into micro-batches. The step is all a resume needs."""
 
-    def __init__(self, config: FinetuneConfig) -> None:
+    def __init__(self, examples: list[Example], collate_fn: Callable[[list[Example]], dict[str, torch.Tensor]],
+                 batch_size: int, grad_accum: int = 1, seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
+        self.examples, self.collate_fn, self.seed = examples, collate_fn, seed
+        self.batch_size, self.grad_accum, self.rank, self.world_size = batch_size, grad_accum, rank, world_size
+        self.per_step = batch_size * grad_accum * world_size
+        self.steps_per_epoch = math.ceil(len(examples) / self.per_step)
+        self.step = 0
+
+    def indices(self, step: int) -> np.ndarray:
+        """The dataset positions of optimizer step `step`, for all processes and micro-batches."""
+        epoch, i = divmod(step, self.steps_per_epoch)
+        order = np.random.default_rng(self.seed + epoch).permutation(len(self.examples))
+        return order[(i * self.per_step + np.arange(self.per_step)) % len(order)]
+
+    def next_step(self) -> list[dict[str, torch.Tensor]]:
+        mine = self.indices(self.step).reshape(self.world_size, self.grad_accum, self.batch_size)[self.rank]
+        self.step += 1
+        return [self.collate_fn([self.examples[j] for j in row]) for row in mine]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"step": self.step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step = int(state["step"])
+
+
+def task_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The Trainer's loss function for a TaskModel (or its DDP/compiled wrapper)."""
+    return model(batch)
+
+
+class FinetuneRun:
+    """One fine-tuning run: the task data, base model + adapter, and the Trainer that trains it."""
+
+    def __init__(self, config: FinetuneConfig, metrics: Mapping[str, Callable[[FinetuneRun], Any]] | None = None,
+                 ) -> None:
+        """`metrics`: {name: fn(run)} logged at each evaluation (the command passes eval's metrics; train does
+        not import eval)."""
         from roots.model.generate import find_tokenizer
         from roots.model.io import find_checkpoint, load_model
         from roots.tokenizer.tokenizer import Tokenizer
-        from roots.train.trainer import resolve_device
+        from roots.train.trainer import Trainer, resolve_device
 
         if not config.model or not config.train:
             raise UserError("--model (a pretrained run or checkpoint folder) and --train (JSONL) are required")
@@ -224,14 +297,25 @@ class FinetuneRun:
         attach(base, config.method, config.lora, config.virtual_tokens, config.seed)
         self.model = TaskModel(base, config.task, len(self.encoder.labels)).to(self.device)
         self.trainable, self.total = mark_trainable(self.model, config.method)
-        from roots.train.optim import build_optimizer, build_scheduler
+        world = _world()
+        batches = ExampleBatches(self.train_set, self.collate, config.batch_size, config.grad_accum, config.seed,
+                                 **world)
+        self.max_steps = config.max_steps or config.epochs * batches.steps_per_epoch
+        self.trainer = Trainer(self._train_config(base.config), model=self.model, batches=batches,
+                               val_batches=self.valid_batches, loss_fn=task_loss,
+                               metrics={name: (lambda _model, fn=fn: fn(self)) for name, fn in (metrics or {}).items()},
+                               trainable=trainable_set(config.method))
+        self.device = self.trainer.device
 
-        steps_per_epoch = math.ceil(len(self.train_set) / config.batch_size)
-        self.max_steps = config.max_steps or config.epochs * steps_per_epoch
-        self.optimizer = build_optimizer(self.model, config.optim, self.device.type)
-        self.scheduler = build_scheduler(self.optimizer, config.schedule, self.max_steps)
-        self.step = 0
-        self._maybe_resume()
+    def _train_config(self, model_config: Any) -> Any:
+        from roots.train.config import TrainConfig
+
+        c = self.config
+        return TrainConfig(out_dir=c.out_dir, model=model_config, optim=c.optim, schedule=c.schedule,
+                           batch_size=c.batch_size, grad_accum=c.grad_accum, max_steps=self.max_steps,
+                           eval_every=c.eval_every, log_every=c.log_every, keep_checkpoints=c.keep_checkpoints,
+                           seed=c.seed, device=c.device, dtype=c.dtype, compile=c.compile, parallel=c.parallel,
+                           threads=c.threads, resume=c.resume, tensorboard=c.tensorboard)
 
     def _read_data(self) -> tuple[list[Example], list[Example]]:
         cfg = self.config
@@ -253,79 +337,61 @@ class FinetuneRun:
             raise UserError(f"{cfg.train}: classification needs at least 2 labels, found {self.encoder.labels}")
         return train, valid
 
-    # -------------------------------------------------------------------------------- loop
+    # -------------------------------------------------------------------------------- training
 
-    def batch_at(self, step: int) -> list[Example]:
-        """The examples of optimizer step `step`: a seeded permutation per epoch, so a resume needs only
-        the step."""
-        bs = self.config.batch_size
-        per_epoch = math.ceil(len(self.train_set) / bs)
-        epoch, i = divmod(step, per_epoch)
-        order = np.random.default_rng(self.config.seed + epoch).permutation(len(self.train_set))
-        return [self.train_set[j] for j in order[i * bs : (i + 1) * bs]]
+    @property
+    def step(self) -> int:
+        return self.trainer.step
 
-    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {k: v.to(self.device) for k, v in batch.items()}
+    def collate(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+        return collate(examples, self.config.task, self.arch, self.encoder.pad)
 
-    def fit(self, stop_at: int | None = None) -> None:
-        """Train to max_steps (or stop after step `stop_at` with a checkpoint, as a killed run would)."""
+    def valid_batches(self) -> list[dict[str, torch.Tensor]]:
+        bs, data = self.config.batch_size, self.valid_set
+        return [self.collate(data[i : i + bs]) for i in range(0, len(data), bs)]
+
+    def fit(self, stop_at: int | None = None) -> dict[str, Any]:
+        """Train to max_steps (or stop after step `stop_at`'s checkpoint, as a killed run would)."""
+        if self.trainer.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            save_yaml(self.config, self.out / "config.yaml")
+        return self.trainer.fit(stop_at)
+
+    # -------------------------------------------------------------------------------- predictions
+
+    @torch.no_grad()
+    def predict_labels(self, data: list[Example]) -> list[str]:
+        """Classification: the predicted label of each example."""
+        self.model.eval()
+        preds: list[int] = []
+        for i in range(0, len(data), self.config.batch_size):
+            batch = self.trainer._inputs(self.collate(data[i : i + self.config.batch_size]))
+            preds += self.model.class_logits(batch).argmax(-1).tolist()
+        return [self.encoder.labels[p] for p in preds]
+
+    @torch.no_grad()
+    def translate(self, data: list[Example]) -> list[str]:
+        """Seq2seq: the generated target of each example (beam search for encoder-decoders, greedy else)."""
         from tqdm.auto import tqdm
 
-        self.model.train()
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        bar = tqdm(initial=self.step, total=self.max_steps, desc=f"finetune ({self.config.method})", unit="step")
-        while self.step < self.max_steps:
-            batch = collate(self.batch_at(self.step), self.config.task, self.arch, self.encoder.pad)
-            loss = self.model(self._to_device(batch))
-            loss.backward()
-            if self.config.optim.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, self.config.optim.grad_clip)
-            self.optimizer.step()
-            self.scheduler.step()
-            self.optimizer.zero_grad(set_to_none=True)
-            self.step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-            if self.step % self.config.checkpoint_every == 0 and self.step < self.max_steps:
-                self.save_checkpoint()
-            if stop_at is not None and self.step >= stop_at:
-                break
-        bar.close()
+        from roots.model.generate import sample
 
-    # -------------------------------------------------------------------------------- state
+        self.model.eval()
+        cfg, base, hyps = self.config, self.model.base, []
+        for e in tqdm(data, desc="generate", unit="ex"):
+            if self.arch == "encoder-decoder":
+                src = torch.tensor([e.ids], device=self.device)
+                out = base.generate(src, start_id=self.encoder.pad, eos_id=self.encoder.eos,
+                                    max_new_tokens=cfg.max_new_tokens, num_beams=cfg.num_beams)[0]
+            else:
+                prompt = torch.tensor([e.prompt], device=self.device)
+                out = [int(t) for t in sample(base, prompt, cfg.max_new_tokens, temperature=0.0,
+                                              eos_id=self.encoder.eos)]
+                out = out[: out.index(self.encoder.eos)] if self.encoder.eos in out else out
+            hyps.append(self.tok.decode(out).strip())
+        return hyps
 
-    def save_checkpoint(self) -> None:
-        """OUT/checkpoint, written to a temporary folder and renamed over the old one."""
-        from safetensors.torch import save_file
-
-        self.out.mkdir(parents=True, exist_ok=True)
-        tmp, final = self.out / ".tmp.checkpoint", self.out / "checkpoint"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        save_file(trainable_state(self.model), str(tmp / ADAPTER))
-        torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()},
-                   tmp / "optimizer.pt")
-        write_json(tmp / "state.json", {"format": FORMAT + ".checkpoint", "format_version": 1, "step": self.step,
-                                        "rng": torch.get_rng_state().tolist()})
-        old = self.out / ".old.checkpoint"
-        if final.exists():
-            os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-
-    def _maybe_resume(self) -> None:
-        from safetensors.torch import load_file
-
-        path = self.out / "checkpoint"
-        if not (path / "state.json").is_file():
-            return
-        state = read_json(path / "state.json")
-        self.model.load_state_dict(load_file(str(path / ADAPTER), device=str(self.device)), strict=False)
-        optim = torch.load(path / "optimizer.pt", weights_only=True)
-        self.optimizer.load_state_dict(optim["optimizer"])
-        self.scheduler.load_state_dict(optim["scheduler"])
-        torch.set_rng_state(torch.tensor(state["rng"], dtype=torch.uint8))
-        self.step = state["step"]
+    # -------------------------------------------------------------------------------- output
 
     def save(self, metrics: dict[str, Any]) -> None:
         from safetensors.torch import save_file
@@ -347,75 +413,8 @@ class FinetuneRun:
             merged = merge_lora(copy.deepcopy(self.model.base))
             save_model(merged, self.out / "merged")
             shutil.copyfile(self.tokenizer_path, self.out / "merged" / "tokenizer.json")
-        shutil.rmtree(self.out / "checkpoint", ignore_errors=True)  # done: the resume state is spent
-
-    # -------------------------------------------------------------------------------- evaluation
-
-    @torch.no_grad()
-    def evaluate(self) -> dict[str, Any]:
-        """Validation loss, plus accuracy/P/R/F1 (classification) or BLEU/chrF (seq2seq)."""
-        self.model.eval()
-        cfg, data = self.config, self.valid_set
-        if not data:
-            return {"n": 0}
-        losses, preds = [], []
-        for i in range(0, len(data), cfg.batch_size):
-            batch = self._to_device(collate(data[i : i + cfg.batch_size], cfg.task, self.arch, self.encoder.pad))
-            losses.append(float(self.model(batch)) * len(data[i : i + cfg.batch_size]))
-            if cfg.task == "classification":
-                preds += self.model.class_logits(batch).argmax(-1).tolist()
-        metrics: dict[str, Any] = {"val_loss": sum(losses) / len(data), "n": len(data)}
-        if cfg.task == "classification":
-            from roots.eval.classification import classification_metrics
-
-            labels = self.encoder.labels
-            metrics.update(classification_metrics([labels[e.label] for e in data], [labels[p] for p in preds],
-                                                  labels))
-        elif cfg.task == "seq2seq":
-            metrics.update(self._translate_and_score(data[: cfg.eval_limit or len(data)]))
-        self.model.train()
-        return metrics
-
-    def _translate_and_score(self, data: list[Example]) -> dict[str, Any]:
-        from tqdm.auto import tqdm
-
-        from roots.eval.mt import mt_scores
-        from roots.model.generate import sample
-
-        cfg, base, hyps = self.config, self.model.base, []
-        for e in tqdm(data, desc="generate", unit="ex"):
-            if self.arch == "encoder-decoder":
-                src = torch.tensor([e.ids], device=self.device)
-                out = base.generate(src, start_id=self.encoder.pad, eos_id=self.encoder.eos,
-                                    max_new_tokens=cfg.max_new_tokens, num_beams=cfg.num_beams)[0]
-            else:
-                prompt = torch.tensor([e.prompt], device=self.device)
-                out = [int(t) for t in sample(base, prompt, cfg.max_new_tokens, temperature=0.0,
-                                              eos_id=self.encoder.eos)]
-                out = out[: out.index(self.encoder.eos)] if self.encoder.eos in out else out
-            hyps.append(self.tok.decode(out).strip())
-        (self.out / "valid.hyp.txt").parent.mkdir(parents=True, exist_ok=True)
-        (self.out / "valid.hyp.txt").write_text("\n".join(hyps) + "\n", encoding="utf-8")
-        return mt_scores(hyps, [[e.reference for e in data]], ["bleu", "chrf"])
 
 
-def finetune(config: FinetuneConfig) -> int:
-    """`roots finetune`: train, evaluate on the validation set, write the adapter and its metrics."""
-    start = time.time()
-    run = FinetuneRun(config)
-    run.fit()
-    metrics = run.evaluate()
-    run.save(metrics)
-    write_run_record(run.out, "finetune", config, seconds=round(time.time() - start, 1), skipped=dict(run.skipped),
-                     train_examples=len(run.train_set), valid_examples=len(run.valid_set),
-                     trainable_parameters=run.trainable, total_parameters=run.total)
-    if config.task == "classification" and "accuracy" in metrics:
-        score = f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro']['f1']:.4f}"
-    elif "bleu" in metrics:
-        score = f"BLEU {metrics['bleu']['score']:.2f} ({metrics['bleu']['signature']})"
-    else:
-        score = f"val loss {metrics.get('val_loss', float('nan')):.4f}"
-    skipped = f"; skipped {dict(run.skipped)}" if run.skipped else ""
-    print(f"roots finetune: {config.method} on {len(run.train_set)} {config.task} examples, {run.step} steps, "
-          f"{run.trainable:,} of {run.total:,} parameters trained; {score}{skipped}; wrote {run.out}/")
-    return 0
+def _world() -> dict[str, int]:
+    """This process's rank and the world size under torchrun (1 process otherwise)."""
+    return {"rank": int(os.environ.get("RANK", "0")), "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
