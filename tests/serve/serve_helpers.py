@@ -11,6 +11,7 @@ import uvicorn
 
 from roots.serve.app import create_app
 from roots.serve.config import ServeConfig
+from roots.serve.connections import uvicorn_config
 from roots.serve.engine import Output, Request
 from roots.serve.sampling import SamplingParams
 
@@ -23,11 +24,10 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(model, **config):
-    config = ServeConfig(**{"drain_seconds": 1.0, **config})
-    app = create_app(model, config)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=1))
+    config = ServeConfig(**{"drain_seconds": 1.0, "port": port, **config})
+    app = create_app(model, config)
+    server = uvicorn.Server(uvicorn_config(app, config, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -22,11 +22,12 @@ def operations(app):
 
 def test_every_operation_is_fuzzed(live):
     paths = {op.path for op in operations(live[1])}
-    assert {"/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/models"} <= paths
+    assert {"/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/models", "/tokenize",
+            "/detokenize", "/tokenizer_info"} <= paths
 
 
-POST = ["/v1/completions", "/v1/chat/completions", "/v1/embeddings"]
-GET = ["/v1/models", "/health", "/metrics"]  # no inputs: nothing to violate in negative mode
+POST = ["/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/tokenize", "/detokenize"]
+GET = ["/v1/models", "/health", "/metrics", "/tokenizer_info"]  # no inputs: nothing to violate in negative mode
 
 
 @pytest.mark.parametrize("path,mode", [(p, "positive") for p in POST + GET] + [(p, "negative") for p in POST])

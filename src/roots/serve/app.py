@@ -19,10 +19,10 @@ from roots.serve.config import ServeConfig
 from roots.serve.engine import Engine
 from roots.serve.errors import install_error_handlers
 from roots.serve.middleware import APIKeyAuth, BodyLimit, HostCheck, RequestCounter
-from roots.serve.routes import chat, completions, embeddings, models, ops
+from roots.serve.routes import chat, completions, embeddings, models, ops, tokenize
 from roots.serve.state import State
 
-ROUTERS = (ops, models, completions, chat, embeddings)
+ROUTERS = (ops, models, completions, chat, embeddings, tokenize)
 
 
 def create_app(model: LoadedModel, config: ServeConfig, engine: Engine | None = None) -> FastAPI:
@@ -47,6 +47,6 @@ def create_app(model: LoadedModel, config: ServeConfig, engine: Engine | None = 
     # added innermost first: a request meets RequestCounter, HostCheck, APIKeyAuth, BodyLimit, then the routes
     app.add_middleware(BodyLimit, max_bytes=config.max_request_bytes)
     app.add_middleware(APIKeyAuth, api_key=config.api_key)
-    app.add_middleware(HostCheck, allowed=getattr(config, "allowed_hosts", ()))
+    app.add_middleware(HostCheck, allowed=config.hosts())
     app.add_middleware(RequestCounter, metrics=state.metrics)
     return app

@@ -7,6 +7,8 @@ from typing import Literal
 
 from roots.common.config import ConfigError
 
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
 
 def _help(default, text: str):
     return field(default=default, metadata={"help": text})
@@ -31,7 +33,26 @@ class ServeConfig:
     max_choices: int = _help(16, "prompts x n per request")
     max_embedding_inputs: int = _help(256, "inputs per /v1/embeddings request")
     drain_seconds: float = _help(10.0, "on shutdown, in-flight requests get this long, then are cancelled")
+    allowed_hosts: list[str] = field(default_factory=list, metadata={"help": (
+        "Host header names accepted ('*' = any); default: localhost, 127.0.0.1 and ::1 when bound to "
+        "loopback (no DNS rebinding from a web page), any otherwise")})
+    max_connections: int = _help(1024, "open connections over this get 503 (uvicorn limit_concurrency)")
+    keep_alive_seconds: float = _help(5.0, "an idle keep-alive connection is closed after this long")
+    header_seconds: float = _help(10.0, "a connection that has not sent its request headers in this long is "
+                                        "closed (slow or idle clients cannot hold connections)")
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in LOOPBACK_NAMES
+
+    def hosts(self) -> list[str]:
+        """The Host header names to accept; [] accepts any."""
+        if self.allowed_hosts:
+            return [] if "*" in self.allowed_hosts else list(self.allowed_hosts)
+        return list(LOOPBACK_NAMES) if self.loopback else []
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1 or self.max_tokens_limit < 1 or self.max_choices < 1:
             raise ConfigError("max_batch_size, max_tokens_limit and max_choices must be >= 1")
+        if self.max_connections < 1 or self.keep_alive_seconds <= 0 or self.header_seconds <= 0:
+            raise ConfigError("max_connections, keep_alive_seconds and header_seconds must be > 0")

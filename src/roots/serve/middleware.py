@@ -70,7 +70,7 @@ class HostCheck:
             host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
             if host_name(host) not in self.allowed:
                 response = error_response(400, f"the Host header {host!r} is not allowed; start the server with "
-                                          f"--allowed_hosts naming it", code="host_not_allowed")
+                                          f"--allowed-hosts naming it", code="host_not_allowed")
                 return await response(scope, receive, send)
         await self.app(scope, receive, send)
 

@@ -20,18 +20,19 @@ def serve(config: ServeConfig) -> int:
         raise missing_extra("uvicorn", "serve") from e
     from roots.serve.app import create_app
     from roots.serve.backend import load_model
+    from roots.serve.connections import raise_open_file_limit, uvicorn_config
 
     if not config.model:
         raise UserError("give the model directory to serve: roots serve --model DIR")
     config.api_key = config.api_key or os.environ.get("ROOTS_API_KEY", "")
-    if config.host not in ("127.0.0.1", "localhost", "::1") and not config.api_key:
+    if not config.loopback and not config.api_key:
         print(f"roots serve: warning: listening on {config.host} without an API key", file=sys.stderr)
     model = load_model(config.model, config.device, config.dtype)
     app = create_app(model, config)
     print(f"roots serve: {model.name} on http://{config.host}:{config.port} (playground at /, API at /v1)",
           file=sys.stderr)
-    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="info",
-                                           timeout_graceful_shutdown=max(1, int(config.drain_seconds))))
+    raise_open_file_limit()
+    server = uvicorn.Server(uvicorn_config(app, config))
     with _signals_end_quietly():
         server.run()
     print(f"roots serve: stopped serving {config.model} on {config.host}:{config.port}")

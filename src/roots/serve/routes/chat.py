@@ -20,6 +20,7 @@ from roots.serve.schemas import (
     ChatCompletionRequest,
     ChatCompletionResponse,
     ChatLogprobItem,
+    ChatMessage,
     ChatStreamChoice,
     ChatTokenLogprob,
     DeltaMessage,
@@ -31,18 +32,21 @@ from roots.serve.validation import check_common, sampling_params, seeded
 router = APIRouter()
 
 
-def chat_prompt(state: State, body: ChatCompletionRequest) -> list[int]:
+def render_chat(state: State, messages: list[ChatMessage], add_generation_prompt: bool) -> str:
+    """The prompt text the model's chat template makes of `messages`."""
     from roots.tokenizer.chat import apply_chat_template
 
     codec = state.model.codec
-    messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()}
-                for m in body.messages]
+    plain = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in messages]
     try:
-        text = apply_chat_template(messages, codec.eos_token, codec.bos_token, codec.chat_template,
-                                   add_generation_prompt=body.add_generation_prompt)
+        return apply_chat_template(plain, codec.eos_token, codec.bos_token, codec.chat_template,
+                                   add_generation_prompt=add_generation_prompt)
     except Exception as e:  # template errors come from the model's own Jinja template
         raise APIError(400, f"could not apply the chat template: {e}", param="messages") from e
-    return codec.encode(text, special=False)
+
+
+def chat_prompt(state: State, body: ChatCompletionRequest) -> list[int]:
+    return state.model.codec.encode(render_chat(state, body.messages, body.add_generation_prompt), special=False)
 
 
 @router.post("/v1/chat/completions", response_model=ChatCompletionResponse)
