@@ -48,6 +48,16 @@ class StepStats:
     errors: list[str] = field(default_factory=list)  # a few messages of unexpected exceptions
     examples: dict[str, list[dict]] = field(default_factory=dict)  # reason -> a few dropped docs
     not_applied: str | None = None  # why an optional step with missing inputs did nothing (flagged everywhere)
+    # documents in and out per identified language (metadata["lang"], once a langid step has set it)
+    lang_in: Counter = field(default_factory=Counter)
+    lang_out: Counter = field(default_factory=Counter)
+
+    def count_lang(self, doc: Document, kept: bool) -> None:
+        lang = doc.metadata.get("lang")
+        if lang:
+            self.lang_in[lang] += 1
+            if kept:
+                self.lang_out[lang] += 1
 
     def add_example(self, reason: str, doc: Document) -> None:
         kept = self.examples.setdefault(reason, [])
@@ -62,6 +72,8 @@ class StepStats:
         self.time_s += other.time_s
         self.not_applied = self.not_applied or other.not_applied
         self.dropped.update(other.dropped)
+        self.lang_in.update(other.lang_in)
+        self.lang_out.update(other.lang_out)
         self.errors = (self.errors + other.errors)[:_MAX_ERROR_SAMPLES]
         for reason, docs in other.examples.items():
             kept = self.examples.setdefault(reason, [])
@@ -81,6 +93,7 @@ class StepStats:
             "errors": self.errors,
             "examples": self.examples,
             "not_applied": self.not_applied,
+            "by_lang": {lang: {"in": n, "out": self.lang_out[lang]} for lang, n in self.lang_in.most_common()},
         }
 
     @classmethod
@@ -90,6 +103,8 @@ class StepStats:
             chars_out=d["chars_out"], time_s=d["time_s"], dropped=Counter(d.get("dropped", {})),
             errors=list(d.get("errors", [])), examples={k: list(v) for k, v in d.get("examples", {}).items()},
             not_applied=d.get("not_applied"),
+            lang_in=Counter({k: v["in"] for k, v in d.get("by_lang", {}).items()}),
+            lang_out=Counter({k: v["out"] for k, v in d.get("by_lang", {}).items()}),
         )
 
 
@@ -141,6 +156,7 @@ class Step:
                 stats.docs_out += 1
                 stats.chars_in += len(doc.text)
                 stats.chars_out += len(doc.text)
+                stats.count_lang(doc, kept=True)
                 yield doc
             return
         clock = time.perf_counter
@@ -155,6 +171,7 @@ class Step:
                 if len(stats.errors) < _MAX_ERROR_SAMPLES:
                     stats.errors.append(f"{doc.id}: {type(e).__name__}: {e}"[:500])
             stats.time_s += clock() - start
+            stats.count_lang(doc, kept=reason is None)
             if reason is not None:
                 stats.dropped[reason] += 1
                 stats.add_example(reason, doc)

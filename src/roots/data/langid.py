@@ -66,6 +66,7 @@ class LanguageFilter(Filter):
     min_score: float = 0.65
     languages: list[str] = field(default_factory=list)  # keep only these when non-empty
     lowercase: bool = False  # ROOTS lowercases before language ID
+    min_scores: dict[str, float] = field(default_factory=dict)  # per-language minimum (others: min_score)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.languages) - LID176_LANGUAGES)
@@ -84,6 +85,6 @@ class LanguageFilter(Filter):
         doc.metadata["lang_score"] = round(score, 4)
         if self.languages and lang not in self.languages:
             return "lang_not_kept"
-        if score < self.min_score:
+        if score < self.min_scores.get(lang, self.min_score):
             return "lang_score_below_min"
         return None

@@ -51,6 +51,10 @@ class CurateConfig:
     write_rejects: bool = field(default=False, metadata={"help": "also write dropped documents to OUT/rejects/"})
     limit: int = field(default=0, metadata={"help": "read at most N documents per input file (0: all)"})
     shard_mb: float = field(default=256.0, metadata={"help": "start a new output shard after this many MB"})
+    lang: str = field(default="", metadata={
+        "help": "curate this language: every step with a `lang` takes it (ROOTS: that language's thresholds, "
+                "lists, word splitter; langid keeps it), e.g. zh; `auto`: identify each document's language "
+                "first and apply its parameters (languages without a row use `default`); empty: as the recipe"})
     set: list[str] = field(default_factory=list, metadata={
         "help": "override recipe step parameters: STEP.PARAM=VALUE (YAML value; several allowed), e.g. "
                 "decontaminate.eval_files=test.jsonl"})
@@ -227,6 +231,7 @@ def _merge_stats(recipe: Recipe, n_inputs: int, per_segment: list[list[dict]], s
                 merged.merge(StepStats.from_dict(r["steps"][i]))
             steps.append(merged.to_dict())
     final = per_segment[-1]
+    by_lang = _by_language(steps)
     return {
         "recipe": recipe.name,
         "inputs": n_inputs,
@@ -237,7 +242,20 @@ def _merge_stats(recipe: Recipe, n_inputs: int, per_segment: list[list[dict]], s
                    "shards": [s["path"] for r in final for s in r["output"]["shards"]]},
         "time_s": round(elapsed, 3),
         "docs_per_s": round(docs_this_run / elapsed, 1) if elapsed > 0 else None,
+        **({"by_lang": by_lang} if by_lang else {}),
     }
+
+
+def _by_language(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per identified language: documents identified, kept at the end, and dropped by each step."""
+    out: dict[str, dict[str, Any]] = {}
+    for s in steps:
+        for lang, c in s.get("by_lang", {}).items():
+            row = out.setdefault(lang, {"identified": c["in"], "kept": c["in"], "dropped": {}})
+            if c["in"] > c["out"]:
+                row["dropped"][s["name"]] = row["dropped"].get(s["name"], 0) + c["in"] - c["out"]
+                row["kept"] -= c["in"] - c["out"]
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["identified"]))
 
 
 def run_curation(config: CurateConfig) -> dict[str, Any]:
@@ -247,7 +265,10 @@ def run_curation(config: CurateConfig) -> dict[str, Any]:
     inputs = [p for p in expand_inputs(config.input) if out not in p.parents]
     if not inputs:
         raise UserError(f"no input files outside the output folder {out}")
-    recipe = load_recipe(config.recipe).with_overrides(config.set)
+    recipe = load_recipe(config.recipe)
+    if config.lang:
+        recipe = recipe.for_language(config.lang)
+    recipe = recipe.with_overrides(config.set)
     steps = recipe.build_steps()
     executor = make_executor(config.executor, config.workers, config.ray_address)  # Ray starts on first use
     _check_same_run(out, {"recipe": recipe.to_dict(), "inputs": [str(p) for p in inputs],

@@ -37,9 +37,19 @@ class Recipe:
     path: str | None = None
 
     def build_steps(self) -> list[Step]:
-        """Instantiate every step (parameters are validated against the step's fields)."""
+        """Instantiate every step (parameters are validated against the step's fields).
+
+        A step with `lang: auto` runs with each document's language (`roots.data.languages`).
+        """
+        from roots.data.languages import AUTO, PerLanguage, has_lang
+
+        def build(name: str, params: dict[str, Any]) -> Step:
+            if params.get("lang") == AUTO and has_lang(name):
+                return PerLanguage(name, params)
+            return build_step(name, params)
+
         try:
-            steps = [build_step(name, params) for name, params in self.steps]
+            steps = [build(name, params) for name, params in self.steps]
         except ConfigError as e:
             raise UserError(f"recipe {self.name!r}: {e}") from e
         for step in steps:  # no silent no-ops: a step missing its inputs fails, or is flagged if optional
@@ -48,6 +58,12 @@ class Recipe:
                 raise UserError(f"recipe {self.name!r}: step {step.name} cannot run: {missing}")
             step.not_applied = missing
         return steps
+
+    def for_language(self, lang: str) -> Recipe:
+        """A copy set for one language (`zh`) or for each document's (`auto`): `roots.data.languages`."""
+        from roots.data.languages import for_language
+
+        return Recipe(self.name, for_language(self.steps, lang), self.description, self.path)
 
     def with_overrides(self, assignments: list[str]) -> Recipe:
         """A copy with `step.param=value` assignments applied (value parsed as YAML: 0.5, [a, b], true).

@@ -121,6 +121,12 @@ def render_html(stats: dict[str, Any], rows: list[FunnelRow], png: bytes) -> str
                  + base64.b64encode(png).decode() + '">')
     parts.append(_table(["step", "documents kept", "% documents", "characters kept", "% characters"],
                         [[r.name, r.docs, f"{r.docs_pct:.2f}", r.chars, f"{r.chars_pct:.2f}"] for r in rows]))
+    by_lang = stats.get("by_lang") or {}
+    if by_lang:
+        parts.append("<h2>By language</h2>" + _table(
+            ["language", "identified", "kept", "% kept", "dropped most by"],
+            [[lang, r["identified"], r["kept"], f"{100 * r['kept'] / r['identified']:.1f}" if r["identified"] else "-",
+              max(r["dropped"], key=r["dropped"].get) if r["dropped"] else "-"] for lang, r in by_lang.items()]))
     parts.append("<h2>Steps</h2>")
     for s in stats["steps"]:
         parts.append(f"<h3>{e(s['name'])}{' (NOT APPLIED)' if s.get('not_applied') else ''}</h3>")

@@ -317,12 +317,18 @@ class RootsPerplexity(Filter):
 
     name = "roots_perplexity"
     lang: str = "en"
-    model: str | None = None
+    model: str | None = None  # "{lang}" in the path is replaced by the step's language (lms/{lang})
     max_perplexity: float | None = None
     backend: Literal["auto", "roots", "kenlm"] = "auto"
 
     def __post_init__(self) -> None:
         self.max_perplexity = _or(self.max_perplexity, roots_params(self.lang).perplexity_max)
+        if self.model is not None and "{lang}" in self.model:
+            self.model = self.model.replace("{lang}", self.lang)
+            if not Path(self.model).exists():  # no LM for this language: no check, as upstream
+                log.warning("roots_perplexity: no n-gram LM for %r at %s; its documents are not scored",
+                            self.lang, self.model)
+                self.model = None
         _check_exists(self.model, "roots_perplexity.model")
         self._lm = None
         self._ready = False
