@@ -73,7 +73,7 @@ def test_curate_lang_auto_counts_by_language(tmp_path):
     out = tmp_path / "out"
     assert main(["curate", "--recipe", str(recipe), "--input", str(src), "--output", str(out), "--lang", "auto"]) == 0
     stats = read_json(out / "stats.json")
-    assert [s["name"] for s in stats["steps"]][0] == "langid"
+    assert stats["steps"][0]["name"] == "langid"
     assert stats["by_lang"]["zh"] == {"identified": 3, "kept": 3, "dropped": {}}
     assert stats["by_lang"]["en"]["identified"] == 2 and stats["output"]["docs"] == 5
     assert "By language" in (out / "report.html").read_text(encoding="utf-8")
