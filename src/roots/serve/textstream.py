@@ -61,3 +61,33 @@ class TextStream:
         delta = self.text[self.sent:upto]
         self.sent = upto
         return delta
+
+
+class TextOffsets:
+    """Where each token starts in the decoded text, in characters, token after token (OpenAI's
+    `logprobs.text_offset`). A token that ends inside a multi-byte character adds nothing until the
+    character is complete, so the tokens of one emoji share its offset; offsets keep counting across
+    calls (stream chunks)."""
+
+    def __init__(self, decode: Callable[[list[int]], str], start: int = 0):
+        self.decode = decode
+        self.ids: list[int] = []
+        self.chars = start  # characters of confirmed text so far
+        self.pending = 0  # complete characters decoded after them, before an incomplete one
+        self._prefix = 0
+        self._read = 0
+
+    def push(self, token_ids: list[int]) -> list[int]:
+        offsets = []
+        for token in token_ids:
+            offsets.append(self.chars + self.pending)
+            self.ids.append(token)
+            before = self.decode(self.ids[self._prefix:self._read])
+            after = self.decode(self.ids[self._prefix:])
+            if len(after) > len(before) and not after.endswith("\ufffd"):
+                self.chars += len(after) - len(before)
+                self.pending = 0
+                self._prefix, self._read = self._read, len(self.ids)
+            else:
+                self.pending = max(0, len(after.rstrip("\ufffd")) - len(before))
+        return offsets

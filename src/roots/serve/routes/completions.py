@@ -21,6 +21,7 @@ from roots.serve.schemas import (
     Usage,
 )
 from roots.serve.state import AppState, State
+from roots.serve.textstream import TextOffsets
 from roots.serve.validation import check_common, completion_prompts, sampling_params, seeded
 
 router = APIRouter()
@@ -44,8 +45,7 @@ async def completions(body: CompletionRequest, request: Request, state: AppState
     choices.submit()
     head = CompletionResponse(id=f"cmpl-{uuid.uuid4().hex}", created=int(time.time()), model=state.name,
                               choices=[])
-    codec = state.model.codec
-    echo_text = [codec.decode(ids) if body.echo else "" for ids, _ in jobs]
+    echo_text = [decode_all(state, ids) if body.echo else "" for ids, _ in jobs]
     if body.stream:
         return event_stream(stream_completion(state, choices, body, head, echo_text, jobs, request))
     texts: list[list[str]] = [[] for _ in jobs]
@@ -67,30 +67,36 @@ async def completions(body: CompletionRequest, request: Request, state: AppState
             entries, ids_all = lps[i], tokens[i]
             if body.echo:
                 entries, ids_all = [*(echo_lps[i] or [None] * len(ids)), *entries], ids + ids_all
-            logprobs = completion_logprobs(state, entries, ids_all, 0 if body.echo else len(echo_text[i]))
+            logprobs = completion_logprobs(state, entries, ids_all, text_offsets(state))
         result.append(CompletionChoice(index=i, text=echo_text[i] + "".join(texts[i]), logprobs=logprobs,
                                        finish_reason=finish[i]))
     return head.model_copy(update={"choices": result, "usage": Usage.of(sum(len(p) for p in prompts),
                                                                          completion_tokens)})
 
 
+def decode_all(state: State, ids: list[int]) -> str:
+    """Text of `ids` with the special tokens in it (echo shows the prompt as the model saw it)."""
+    return state.model.codec.tokenizer.decode(ids, skip_special_tokens=False)
+
+
+def text_offsets(state: State) -> TextOffsets:
+    return TextOffsets(lambda ids: decode_all(state, ids))
+
+
 def completion_logprobs(state: State, entries: list[TokenLogprobs | None], token_ids: list[int],
-                        offset: int) -> CompletionLogprobs:
+                        offsets: TextOffsets) -> CompletionLogprobs:
+    """`offsets` carries the text decoded so far: text_offset counts characters, across stream chunks."""
     codec = state.model.codec
-    tokens = [codec.token_text(t) for t in token_ids]
-    offsets = []
-    for text in tokens:
-        offsets.append(offset)
-        offset += len(text)
     return CompletionLogprobs(
-        tokens=tokens, token_logprobs=[e.logprob if e else None for e in entries],
+        tokens=[codec.token_text(t) for t in token_ids], token_logprobs=[e.logprob if e else None for e in entries],
         top_logprobs=[{codec.token_text(t): lp for t, lp in e.top} if e else None for e in entries],
-        text_offset=offsets)
+        text_offset=offsets.push(token_ids))
 
 
 async def stream_completion(state: State, choices: Choices, body: CompletionRequest, head: CompletionResponse,
                             echo_text: list[str], jobs: list[Job], request: Request) -> AsyncIterator[str]:
     started = [False] * len(jobs)
+    offsets = [text_offsets(state) for _ in jobs]
     completion_tokens = 0
     async for i, out in errors_as_events(choices.outputs(request)):
         if isinstance(out, str):
@@ -102,7 +108,7 @@ async def stream_completion(state: State, choices: Choices, body: CompletionRequ
             entries, ids = list(out.logprobs or []), list(out.token_ids)
             if not started[i] and body.echo:
                 entries, ids = [*(out.prompt_logprobs or [None] * len(jobs[i][0])), *entries], jobs[i][0] + ids
-            logprobs = completion_logprobs(state, entries, ids, 0)
+            logprobs = completion_logprobs(state, entries, ids, offsets[i])
         if not started[i]:
             text, started[i] = echo_text[i] + text, True
         if out.finish_reason:
