@@ -1,5 +1,8 @@
 import gzip
 
+import pytest
+
+from roots.common.errors import UserError
 from roots.data.base import StepStats
 from roots.data.document import Document
 from roots.data.langid import LanguageFilter, LanguageIdentifier
@@ -54,3 +57,67 @@ def test_lowercase_option_changes_the_input():
     step.setup()
     doc = Document("THIS IS AN ENGLISH SENTENCE WRITTEN IN CAPITAL LETTERS ONLY.", "x")
     assert step.process(doc) is None and doc.metadata["lang"] == "en"
+
+
+# ------------------------------------------------------------------ any fastText LID model (langid.model)
+
+
+def write_fasttext_model(path, words: dict[str, list[float]], labels: list[str]) -> None:
+    """A tiny supervised fastText model in fastText's own binary format (version 12), written by hand.
+
+    Softmax over `labels` of the mean of the input rows of a line's words (and of "</s>", which fastText
+    adds at the end of each line); no subwords (minn = maxn = 0), no buckets. Row k of the output matrix
+    is the unit vector k, so a word's row is its label scores directly.
+    """
+    import struct
+
+    dim = len(labels)
+    entries = [("</s>", 0), *((w, 0) for w in words), *((lab, 1) for lab in labels)]
+    out = [struct.pack("<ii", 793712314, 12)]
+    # dim ws epoch minCount neg wordNgrams loss(softmax=3) model(sup=3) bucket minn maxn lrUpdateRate t
+    out.append(struct.pack("<12id", dim, 5, 1, 1, 5, 1, 3, 3, 0, 0, 0, 100, 1e-4))
+    out.append(struct.pack("<iiiqq", len(entries), len(words) + 1, len(labels), 100, -1))
+    for token, kind in entries:
+        out.append(token.encode() + b"\0" + struct.pack("<qb", 10, kind))
+    rows = [[0.0] * dim, *words.values()]
+    out.append(struct.pack("<?qq", False, len(rows), dim))
+    out.append(struct.pack(f"<{len(rows) * dim}f", *(x for r in rows for x in r)))
+    out.append(struct.pack("<?qq", False, dim, dim))
+    out.append(struct.pack(f"<{dim * dim}f", *(float(i == j) for i in range(dim) for j in range(dim))))
+    path.write_bytes(b"".join(out))
+
+
+def test_glotlid_style_labels_are_normalized():
+    from roots.data.langid import normalize_label
+
+    assert normalize_label("__label__en") == ("en", None)
+    assert normalize_label("__label__eng_Latn") == ("en", "Latn")
+    assert normalize_label("__label__cmn_Hani") == ("zh", "Hani")
+    assert normalize_label("__label__zho_Hant") == ("zh", "Hant")
+    assert normalize_label("__label__arb_Arab") == ("ar", "Arab")
+    assert normalize_label("__label__urd_Arab") == ("ur", "Arab")
+    assert normalize_label("__label__yue_Hant") == ("yue", "Hant")  # no ISO 639-1 code: kept
+
+
+def test_any_fasttext_model_by_path(tmp_path):
+    """`langid.model: PATH` loads another fastText LID model; GlotLID labels become ROOTS codes."""
+    model = tmp_path / "glotlid-tiny.bin"
+    write_fasttext_model(model, {"hello": [8.0, 0.0, 0.0], "bonjour": [0.0, 8.0, 0.0], "你好": [0.0, 0.0, 8.0]},
+                         ["__label__eng_Latn", "__label__fra_Latn", "__label__cmn_Hani"])
+    lid = LanguageIdentifier(model)
+    assert lid.languages() == {"en", "fr", "zh"}
+    lang, score = lid.predict("bonjour bonjour")
+    assert lang == "fr" and 0.9 < score <= 1.0
+    step = LanguageFilter(model=str(model), languages=["zh", "en"], min_score=0.5)
+    step.setup()
+    docs = [Document("hello hello", "a"), Document("bonjour", "b"), Document("你好", "c")]
+    kept = list(step.run(docs, StepStats("langid")))
+    assert [d.id for d in kept] == ["a", "c"]
+    assert kept[1].metadata["lang"] == "zh" and kept[1].metadata["lang_script"] == "Hani"
+    with pytest.raises(UserError, match="cannot predict"):
+        LanguageFilter(model=str(model), languages=["de"]).setup()
+    with pytest.raises(UserError, match="no fastText model"):
+        LanguageFilter(model=str(tmp_path / "missing.bin"))
+    (tmp_path / "junk.bin").write_bytes(b"not a model")
+    with pytest.raises(UserError, match="not a fastText model"):
+        LanguageIdentifier(tmp_path / "junk.bin")
