@@ -1,6 +1,7 @@
 import gzip
 import io
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -174,3 +175,26 @@ def test_warc_corrupt_gzip_bytes_are_a_counted_skip(tmp_path, shared_data):
     docs, skipped = read(path)
     assert 0 < len(docs) < 22
     assert set(skipped) <= {"gzip_corrupt", "warc_malformed_record", "gzip_truncated"} and skipped
+
+
+def test_chinese_charsets_decode_as_browsers_do(tmp_path):
+    """Pages labelled gb2312 are GBK (browsers decode them as GB18030), big5 pages use Big5-HKSCS."""
+    gbk = "<html><head><meta charset=gb2312></head><body><p>朱镕基和王喆在北京讨论经济改革的问题。</p></body></html>"
+    big5 = "<html><head><meta charset=big5></head><body><p>佢哋講咗好多嘢，啱啱先返到屋企。</p></body></html>"
+    assert decode_html(gbk.encode("gbk"), None) == gbk  # 镕, 喆 are GBK, not GB2312
+    assert decode_html(gbk.encode("gbk"), "GB2312") == gbk  # the HTTP header label too
+    assert decode_html(gbk.encode("gb18030"), "gbk") == gbk
+    assert decode_html(big5.encode("big5hkscs"), None) == big5  # 咗, 啱 are HKSCS additions
+    path = write_warc(tmp_path / "zh.warc.gz", [("http://a.cn/", "text/html; charset=gb2312", gbk.encode("gbk")),
+                                               ("http://b.hk/", "text/html", big5.encode("big5hkscs"))])
+    docs, skipped = read(path)
+    assert [d.text for d in docs] == [gbk, big5] and not skipped
+
+
+def test_shared_crawl_chinese_pages_decode_cleanly(shared_data):
+    """The Common Crawl excerpt's gbk/gb2312 pages decode without a single replacement character."""
+    docs, _ = read(shared_data / "web/warc/commoncrawl_CC-MAIN-2020-34_excerpt.warc.gz")
+    chinese = [d for d in docs if re.search(rb"charset\s*=\s*[\"']?(gbk|gb2312)", d.text.encode()[:4096], re.I)]
+    assert len(chinese) >= 5
+    assert all("\ufffd" not in d.text for d in docs)
+    assert all(len(re.findall(r"[\u4e00-\u9fff]", d.text)) > 50 for d in chinese)

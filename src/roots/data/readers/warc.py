@@ -25,14 +25,25 @@ _MAX_REPLACED = 0.01  # a page with more than 1% undecodable characters is skipp
 _RESYNC_CHUNK = 1 << 16
 
 
+# Labels browsers decode with a superset (WHATWG Encoding Standard): pages labelled gb2312 are written in
+# GBK, big5 in Big5-HKSCS, iso-8859-1 in windows-1252, ...; Python's strict codecs would garble them.
+_WHATWG_SUPERSETS = {
+    "gb2312": "gb18030", "gbk": "gb18030", "x_gbk": "gb18030", "gb_2312_80": "gb18030", "big5": "big5hkscs",
+    "iso8859_1": "cp1252", "euc_kr": "cp949", "shift_jis": "cp932", "x_sjis": "cp932", "iso8859_11": "cp874",
+    "tis_620": "cp874", "iso8859_9": "cp1254",
+}
+
+
 def _codec(name: str | None) -> str | None:
-    """A Python codec name for a declared charset, or None when unknown."""
+    """A Python codec name for a declared charset (its WHATWG superset), or None when unknown."""
     if not name:
         return None
+    label = name.strip().strip("\"'").lower()
     try:
-        return codecs.lookup(name.strip().strip("\"'").lower()).name
+        codec = _WHATWG_SUPERSETS.get(label.replace("-", "_")) or codecs.lookup(label).name
     except LookupError:
         return None
+    return _WHATWG_SUPERSETS.get(codec.replace("-", "_"), codec)
 
 
 def decode_html(payload: bytes, header_charset: str | None) -> str | None:
