@@ -97,11 +97,38 @@ class LanguageIdentifier:
         return lang, min(float(scores[0]), 1.0), script
 
 
+LANGDETECT = "langdetect"
+
+
+class LangdetectIdentifier:
+    """`predict_script(text) -> (language code, probability, None)` with langdetect (C4's detector; profiles ship
+    in its wheel). Seeded, so a document always gets the same answer; zh-cn / zh-tw become zh."""
+
+    def __init__(self) -> None:
+        try:
+            from langdetect import DetectorFactory
+        except ImportError as e:
+            raise missing_extra("langdetect", "curate") from e
+        DetectorFactory.seed = 0
+
+    def predict_script(self, text: str) -> tuple[str, float, str | None]:
+        from langdetect import detect_langs
+        from langdetect.lang_detect_exception import LangDetectException
+
+        try:
+            best = detect_langs(text)[0]
+        except (LangDetectException, IndexError):  # no letters to judge
+            return "unknown", 0.0, None
+        return best.lang.split("-")[0], float(best.prob), None
+
+
 @dataclass
 class LanguageFilter(Filter):
     """Record the top language and its score (`lang`, `lang_score`); drop low scores.
 
-    Drop reasons: `lang_score_below_min`, `lang_not_kept` (a language outside `languages`).
+    `model`: a fastText LID model (default: the bundled lid.176, RefinedWeb/ROOTS/FineWeb) or "langdetect"
+    (C4's detector: English at probability >= 0.99). Drop reasons: `lang_score_below_min`, `lang_not_kept` (a language outside
+    `languages`).
     """
 
     name: ClassVar[str] = "langid"
@@ -109,10 +136,13 @@ class LanguageFilter(Filter):
     min_score: float = 0.65
     languages: list[str] = field(default_factory=list)  # keep only these when non-empty
     lowercase: bool = False  # ROOTS lowercases before language ID
-    model: str | None = None  # a fastText LID model (lid.176.bin, GlotLID, OpenLID); None: bundled lid.176.ftz
+    # a fastText LID model (lid.176.bin, GlotLID, OpenLID); None: bundled lid.176.ftz; "langdetect": C4's detector
+    model: str | None = None
     min_scores: dict[str, float] = field(default_factory=dict)  # per-language minimum (others: min_score)
 
     def __post_init__(self) -> None:
+        if self.model == LANGDETECT:  # langdetect's own codes (en, fr, zh, ...)
+            return
         if self.model is not None:  # its labels are known once it is loaded (setup)
             if not Path(self.model).is_file():
                 raise UserError(f"langid.model: no fastText model at {self.model}")
@@ -123,6 +153,9 @@ class LanguageFilter(Filter):
                             f"exists, e.g. 'no' for Norwegian Bokmål)")
 
     def setup(self) -> None:
+        if self.model == LANGDETECT:
+            self.identifier = LangdetectIdentifier()
+            return
         self.identifier = LanguageIdentifier(self.model)
         if self.model is not None:
             unknown = sorted(set(self.languages) - self.identifier.languages())

@@ -260,6 +260,29 @@ for _spec in (
     register(_spec)
 
 
+LDNOOBW_LANGUAGES = ("ar", "cs", "da", "de", "en", "eo", "es", "fa", "fi", "fil", "fr", "fr-CA-u-sd-caqc", "hi",
+                     "hu", "it", "ja", "kab", "ko", "nl", "no", "pl", "pt", "ru", "sv", "th", "tlh", "tr", "zh")
+_LDNOOBW = ("List of Dirty, Naughty, Obscene, and Otherwise Bad Words (Shutterstock, "
+            "github.com/LDNOOBW @ 5faf2ba), shipped with roots (resources/ldnoobw.json.gz, see ldnoobw.NOTICE)")
+
+
+def _ldnoobw(lang: str) -> Callable[[], tuple[bytes, str]]:
+    def fetch() -> tuple[bytes, str]:
+        import gzip
+        from importlib import resources
+
+        with resources.as_file(resources.files("roots.data") / "resources" / "ldnoobw.json.gz") as path:
+            words = json.loads(gzip.decompress(path.read_bytes()))[lang]
+        return ("\n".join(words) + "\n").encode("utf-8"), "5faf2ba (roots resources)"
+
+    return fetch
+
+
+for _lang in LDNOOBW_LANGUAGES:
+    register(ListSpec(f"ldnoobw_{_lang}", f"C4's bad words ({_lang}): any one drops the page", _LDNOOBW, "CC-BY-4.0",
+                      "words", _ldnoobw(_lang), used_by=("c4",) if _lang == "en" else ()))
+
+
 def _spec(name: str) -> ListSpec:
     spec = LISTS.get(name)
     if spec is None:

@@ -39,6 +39,7 @@ STEPS: dict[str, str] = {
     "minhash_dedup": "roots.data.dedup.minhash:MinHashDedup",
     "simhash_dedup": "roots.data.dedup.simhash:SimHashDedup",
     "substring_dedup": "roots.data.dedup.substring:SubstringDedup",
+    "sentence_dedup": "roots.data.dedup.sentence:SentenceDedup",
     "decontaminate": "roots.data.dedup.decontaminate:Decontaminate",
 }
 

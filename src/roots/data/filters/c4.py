@@ -10,11 +10,13 @@ from roots.common.errors import UserError
 from roots.data import analysis
 from roots.data.base import Step
 from roots.data.document import Document
+from roots.data.lists import LDNOOBW_LANGUAGES
 
 CITATION_RE = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]", re.IGNORECASE)
 TERMINAL_PUNCTUATION = (".", "?", "!", '"', "'")
 POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
                   "use cookies")
+_BADWORDS_ALLOWED = {"sm", "グロ", "女の子", "性"}  # datatrove's allow-list (ja, zh), removed from every list
 # a sentence ends at a run of . ! ? (optionally closed by quotes/brackets) followed by space or the end
 SENTENCE_END_RE = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s|$)")
 # Chinese/Japanese lines (lang zh, ja): full-width terminals end lines and sentences, no space needed
@@ -36,8 +38,12 @@ class C4(Step):
     Pinned choices: the paper's 5 words/line and 3 sentences (datatrove swaps them: 3 and 5).
     Sentences are counted with a regex (a run of . ! ? followed by whitespace or the line end; each
     kept line counts at least one), not a trained splitter: abbreviations ("Dr. Smith") count as ends.
-    The optional bad-words rule takes a user file (one word or phrase per line; C4 used LDNOOBW) and
-    drops documents containing one as a whole word, case-insensitively.
+    Bad words (on by default, as C4): a document whose kept text contains a word or phrase of the
+    LDNOOBW list of its language (`badwords_lang`, else the document's `lang` metadata, else English;
+    28 languages ship with roots, CC-BY-4.0) is dropped; a match is case-insensitive and flanked by
+    non-word characters, except in ja, th and zh (no word separators), and datatrove's allow-list
+    ("sm", "グロ", "女の子", "性") is removed as in datatrove's C4BadWordsFilter. A language without a
+    list is not checked. `badwords_file` adds a user list (one word or phrase per line).
     """
 
     name = "c4"
@@ -51,19 +57,35 @@ class C4(Step):
     filter_javascript: bool = True
     filter_curly_bracket: bool = True
     filter_policy: bool = True
+    badwords: bool = True
+    badwords_lang: str | None = None
     badwords_file: str | None = None
 
     def __post_init__(self) -> None:
-        self._badwords: re.Pattern | None = None
+        self._badwords: dict[str, re.Pattern | None] = {}
+        if self.badwords_file and not Path(self.badwords_file).is_file():
+            raise UserError(f"c4: badwords_file {self.badwords_file} does not exist (one word or phrase per line)")
 
-    def setup(self) -> None:
-        if self.badwords_file and self._badwords is None:
-            path = Path(self.badwords_file)
-            if not path.is_file():
-                raise UserError(f"c4: badwords_file {path} does not exist (one word or phrase per line)")
-            words = sorted({w.strip().lower() for w in path.read_text(encoding="utf-8").splitlines()} - {""})
-            if words:
-                self._badwords = re.compile(r"(?:\W|^)(?:" + "|".join(map(re.escape, words)) + r")(?:\W|$)")
+    def lists(self) -> list[str]:
+        lang = self.badwords_lang or self.lang or "en"
+        return ([f"ldnoobw_{lang}"] if self.badwords and lang in LDNOOBW_LANGUAGES else []) + (
+            [self.badwords_file] if self.badwords_file else [])
+
+    def _badwords_re(self, lang: str) -> re.Pattern | None:
+        if lang not in self._badwords:
+            from roots.data.lists import load_list
+
+            words: set[str] = set()
+            if self.badwords and lang in LDNOOBW_LANGUAGES:
+                words |= load_list(f"ldnoobw_{lang}")
+            if self.badwords_file:
+                words |= load_list(self.badwords_file)
+            words = {w.strip().lower() for w in words} - _BADWORDS_ALLOWED - {""}
+            alternation = "|".join(map(re.escape, sorted(words)))
+            self._badwords[lang] = None if not words else (
+                re.compile(alternation) if lang in ("ja", "th", "zh")
+                else re.compile(r"(?:\W|^)(?:" + alternation + r")(?:\W|$)"))
+        return self._badwords[lang]
 
     def process(self, doc: Document) -> str | None:
         kept, sentences = [], 0
@@ -96,9 +118,9 @@ class C4(Step):
         if sentences < self.min_sentences:
             return "c4_too_few_sentences"
         text = "\n".join(kept)
-        if self.badwords_file:
-            self.setup()
-            if self._badwords is not None and self._badwords.search(text.lower()):
+        if self.badwords or self.badwords_file:
+            pattern = self._badwords_re(self.badwords_lang or self.lang or doc.metadata.get("lang") or "en")
+            if pattern is not None and pattern.search(text.lower()):
                 return "c4_badwords"
         if text != doc.text:  # an untouched document keeps its shared analysis
             doc.text = text
