@@ -154,3 +154,15 @@ def test_run_json_records_the_lists(tmp_path, cache):
     assert stats["output"]["docs"] == 1
     record = json.loads((tmp_path / "out" / "run.json").read_text())
     assert [(r["name"], r["entries"], r["step"]) for r in record["lists"]] == [(str(domains), 1, "url_filter")]
+
+
+def test_shipped_word_lists_are_registered():
+    """BigScience's ROOTS lists (13 languages) and LDNOOBW (28) are in the registry with their licenses."""
+    from roots.data.recipe import load_recipe
+
+    rows = {r["name"]: r for r in lists.lists_of_steps(load_recipe("roots").build_steps())}
+    assert rows["bigscience_flagged_words_en"]["entries"] == 68
+    assert rows["bigscience_stopwords_en"]["license"] == "Apache-2.0"
+    assert lists.list_info("ldnoobw_zh").license == "CC-BY-4.0"
+    assert "性" in lists.load_list("ldnoobw_zh")  # as published (the C4 step removes datatrove's allow-list)
+    assert sum(name.startswith("bigscience_") for name in lists.LISTS) == 26

@@ -283,6 +283,28 @@ for _lang in LDNOOBW_LANGUAGES:
                       "words", _ldnoobw(_lang), used_by=("c4",) if _lang == "en" else ()))
 
 
+_BIGSCIENCE = ("BigScience ROOTS word lists (bigscience-workshop/data-preparation @ 9d05884, "
+               "01b_oscar_cleaning_and_filtering), shipped with roots (resources/bigscience/, see its README.md)")
+
+
+def _bigscience(kind: str, lang: str) -> Callable[[], tuple[bytes, str]]:
+    def fetch() -> tuple[bytes, str]:
+        from roots.data.filters.roots_text import _bigscience_lists
+
+        words = _bigscience_lists(kind)[lang]
+        return ("\n".join(words) + "\n").encode("utf-8"), "9d05884 (roots resources)"
+
+    return fetch
+
+
+for _kind, _what in (("stopwords", "ROOTS stop words (closed-class words): ratio >= the language's minimum"),
+                     ("flagged_words", "ROOTS flagged words: ratio <= the language's maximum")):
+    for _lang in ("ar", "bn", "ca", "en", "es", "eu", "fr", "hi", "id", "pt", "ur", "vi", "zh"):
+        register(ListSpec(f"bigscience_{_kind}_{_lang}", f"{_what} ({_lang})", _BIGSCIENCE, "Apache-2.0",
+                          "words", _bigscience(_kind, _lang), parse=lambda data: data.decode("utf-8").split("\n")[:-1],
+                          used_by=("roots",)))
+
+
 def _spec(name: str) -> ListSpec:
     spec = LISTS.get(name)
     if spec is None:

@@ -205,6 +205,16 @@ class RootsSpecialCharacters(Filter):
         return "roots_special_characters" if special_characters_ratio(doc.text) > self.max_ratio else None
 
 
+def _lists_used(kind: str, lang: str, user_file: str | None, bigscience: bool) -> list[str]:
+    """roots.data.lists names (or the user's file) a ROOTS word-list step reads, for run.json."""
+    from roots.data.lists import LISTS
+
+    if user_file:
+        return [user_file]
+    name = f"bigscience_{kind}_{lang}"
+    return [name] if bigscience and name in LISTS else []
+
+
 def _bigscience_or_skip(kind: str, lang: str, step: str) -> frozenset[str] | None:
     words = bigscience_list(kind, lang)
     if words is None:
@@ -236,6 +246,9 @@ class RootsStopwords(Filter):
             raise UserError(f"roots_stopwords.wordlist must be bigscience or stopwordsiso, got {self.wordlist!r}")
         self._words: frozenset[str] | None = None
         self._ready = False
+
+    def lists(self) -> list[str]:
+        return _lists_used("stopwords", self.lang, self.stopwords_file, self.wordlist == "bigscience")
 
     def setup(self) -> None:
         self._ready = True
@@ -283,6 +296,9 @@ class RootsFlaggedWords(Filter):
                             "use wordlist: bigscience or flagged_words_file=PATH")
         self._words: frozenset[str] | None = None
         self._ready = False
+
+    def lists(self) -> list[str]:
+        return _lists_used("flagged_words", self.lang, self.flagged_words_file, self.wordlist == "bigscience")
 
     def setup(self) -> None:
         self._ready = True
