@@ -121,3 +121,17 @@ def test_fineweb_drops_a_near_copy_and_redacts_an_email(tmp_path):
     assert "info.desk@harbour-town.org" not in kept["other"] and "PI:EMAIL" in kept["other"]
     stats = {s["name"]: s for s in json.loads((tmp_path / "out" / "stats.json").read_text())["steps"]}
     assert sum(stats["minhash_dedup"]["dropped"].values()) == 1
+
+
+def test_c4_language_step_is_langdetect():
+    """C4 kept pages langdetect scored English at >= 0.99; the recipe's langid step does the same."""
+    from roots.data.document import Document
+    from roots.data.recipe import load_recipe
+
+    step = next(s for s in load_recipe("c4").build_steps() if s.name == "langid")
+    assert (step.model, step.min_score, step.languages) == ("langdetect", 0.99, ["en"])
+    english = Document(page(0, 6), "en")
+    assert step.filter(english) is None and english.metadata["lang_score"] >= 0.99
+    french = Document("Le fleuve traverse lentement la vieille ville avant d'atteindre la mer. "
+                      "Les agriculteurs de la vallée cultivent des pommes et des poires chaque année.", "fr")
+    assert step.filter(french) == "lang_not_kept" and french.metadata["lang"] == "fr"
