@@ -115,3 +115,70 @@ def test_step_redacts_and_counts():
 def test_unknown_kind_is_a_config_error():
     with pytest.raises(ConfigError, match="PHONE"):
         RedactPII(kinds=["PHONE"])
+
+
+# ------------------------------------------------------------------ profile: bigscience (the roots recipe)
+
+
+def _labelled(path, entity: str) -> list[tuple[str, str]]:
+    """(text, value) of every presidio span of one entity type."""
+    return [(ex["full_text"], s["entity_value"]) for ex in json.loads(path.read_text())
+            for s in ex["spans"] if s["entity_type"] == entity]
+
+
+def test_bigscience_profile_catches_presidio_and_nemo_cards(shared_data):
+    """BigScience's KEY regex takes card numbers for keys: 10/10 presidio cards, 3/3 NeMo card numbers
+    (the precise profile skips them on purpose: 0 of each)."""
+    from roots.data.pii import find_pii_bigscience
+
+    cards = _labelled(shared_data / "filtering/pii/presidio_generated_small.json", "CREDIT_CARD")
+    record = next(r for r in map(json.loads, (shared_data / "filtering/pii/nemo_curator_pii_examples.jsonl")
+                                 .read_text().splitlines()) if r["file"] == "card_no.txt")
+    nemo = [(re.sub(r"</?credit_card_number>", "", line), m.group(1)) for line in record["content"].splitlines()
+            for m in re.finditer(r"<credit_card_number>(.*?)</credit_card_number>", line)]
+    assert len(cards) == 10 and len(nemo) == 3
+
+    def covered(text: str, value: str, find) -> bool:
+        start = text.index(value)
+        return any(s <= start and start + len(value) <= e and k == "KEY" for s, e, k in find(text))
+
+    assert sum(covered(t, v, find_pii_bigscience) for t, v in cards + nemo) == 13
+    assert sum(covered(t, v, find_pii) for t, v in cards + nemo) == 0
+
+
+def test_bigscience_profile_emails_ips_users(shared_data):
+    """Emails and IPs of the labelled sets, found as BigScience's regexes find them: every one but the
+    presidio IP written between pipes ("|98.85.59.159|": "|" is not one of BigScience's separators)."""
+    from roots.data.pii import find_pii_bigscience
+
+    missed = []
+    for path, examples in (("nemo_curator_pii_examples.jsonl", nemo_examples),
+                           ("presidio_generated_small.json", presidio_examples)):
+        for text, gold in examples(shared_data / "filtering/pii" / path):
+            found = {(s, e, k) for s, e, k in find_pii_bigscience(text)}
+            missed += [text[s:e] for s, e, _ in set(gold) - found]
+    assert missed == ["98.85.59.159"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("mail me at johndoe@openai.com. thanks", "mail me at PI:EMAIL. thanks"),
+    ("card 4929-3813-3266-4295 expires", "card PI:KEY expires"),
+    ("ping 10.41.21.72?", "ping PI:IP_ADDRESS?"),
+    ("thanks @jane_doe!", "thanks PI:USER!"),
+    ("on 12.11.99.1 we met", "on 12.11.99.1 we met"),  # date-like: kept, as upstream
+    ("a@b.com,c@d.org", "PI:EMAIL,PI:EMAIL"),
+])
+def test_bigscience_profile_redacts(text, expected):
+    step = build_step("pii", {"profile": "bigscience"})
+    doc = Document(text, "d")
+    step.process(doc)
+    assert doc.text == expected
+
+
+def test_roots_recipe_uses_the_bigscience_profile():
+    from roots.data.recipe import load_recipe
+
+    step = next(s for s in load_recipe("roots").build_steps() if s.name == "pii")
+    assert step.profile == "bigscience"
+    with pytest.raises(Exception, match="profile"):
+        build_step("pii", {"profile": "nope"})

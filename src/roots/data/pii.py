@@ -1,5 +1,9 @@
 """PII redaction as in ROOTS (RECIPES.md §3.4): emails, user handles, IP addresses, secret keys.
 
+Two profiles: `bigscience` (the roots recipe's) applies BigScience's own regexes (find_pii_bigscience,
+below), which also take card numbers and serial-like digit groups for keys; `precise` (the step's default)
+is roots' narrower detector described here.
+
 Matches are replaced by "PI:EMAIL", "PI:USER", "PI:IP_ADDRESS", "PI:KEY", as BigScience did
 (02_pii/bigscience_pii_detect_redact.py). Like BigScience, roots leaves phone numbers and numeric IDs
 alone (too many false positives), and keeps dates and version numbers:
@@ -19,10 +23,14 @@ alone (too many false positives), and keeps dates and version numbers:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from roots.common.errors import UserError
 
 from roots.data.base import Step
 from roots.data.document import Document
@@ -98,6 +106,65 @@ def find_pii(text: str, kinds: tuple[str, ...] | list[str] = KINDS) -> list[tupl
     return sorted(spans)
 
 
+# ------------------------------------------------------------------ the bigscience profile
+# BigScience's own detector (data-preparation, 02_pii/bigscience_pii_detect_redact.py: the KEY, EMAIL, USER
+# and IP_ADDRESS tags it ran over ROOTS), its rules restated here. A match must sit between BigScience's
+# separators (start/end, whitespace, @ ? , ! ; : ' " ( ) . or a Han character); roots checks them with
+# look-arounds, so two PII strings one separator apart are both found (upstream consumes the separator).
+_SEP = r"""\s@?,!;:'"().\p{Han}"""
+_SEP_BEFORE = rf"(?<=^|[{_SEP}])"
+_SEP_AFTER = rf"(?=$|[{_SEP}])"
+# KEY: 4+ letter/symbol-digit alternations ("ab12-cd34-..."), or 3+ digit groups / upper-case+digit groups
+# optionally separated by a space or dash: API keys, card numbers ("4929-3813-3266-4295"), serials
+_KEY_ALTERNATION = r"(?:[A-Za-z]+[\p{Nd}\p{Pd}/+=:_]+|[\p{Nd}\p{Pd}/+=:]+[A-Za-z]+){4,}"
+_KEY_GROUPS = r"(?:(?:\p{Nd}{3,}|[A-Z]+\p{Nd}+[A-Z]*|\p{Nd}+[A-Z]+\p{Nd}*)[ \p{Pd}]?){3,}"
+_OCTET = r"(?:25[0-5]|2[0-4]\d|[01]?\d\d?)"
+_H = r"[0-9a-fA-F]{1,4}"
+_IPV6 = "|".join([
+    rf"(?:{_H}:){{7}}{_H}", rf"(?:{_H}:){{1,7}}:", rf"(?:{_H}:){{1,6}}:{_H}",
+    *(rf"(?:{_H}:){{1,{5 - k}}}(?::{_H}){{1,{k + 2}}}" for k in range(4)),
+    rf"{_H}:(?::{_H}){{1,6}}", rf":(?:(?::{_H}){{1,7}}|:)", r"fe80:(?::[0-9a-fA-F]{0,4}){0,4}%[0-9a-zA-Z]+",
+    rf"::(?:ffff(?::0{{1,4}})?:)?(?:{_OCTET}\.){{3}}{_OCTET}", rf"(?:{_H}:){{1,4}}:(?:{_OCTET}\.){{3}}{_OCTET}",
+])
+_DATE_LIKE = r"""[0-3]\d[\p{Pd}/.][0-3]\d[\p{Pd}/.](?:\d{2}|[12]\d{3})(?:$|[\s@,?!;:'"(.\p{Han}])"""
+
+
+@functools.lru_cache(maxsize=1)
+def _bigscience_regexes() -> dict[str, Any]:
+    try:
+        import regex
+    except ImportError as e:
+        from roots.common.errors import missing_extra
+
+        raise missing_extra("regex", "curate") from e
+    return {
+        "EMAIL": regex.compile(rf"""{_SEP_BEFORE}[^\s@,?!;:)(]+@[^,\s!?;]+[^\s'"@,?!;:)(.]{_SEP_AFTER}"""),
+        "USER": regex.compile(r"""(?<=^|[\s@,?!;:'")(\p{Han}])@[^\s@,?!;:'")(]{3,}"""),
+        "IP_ADDRESS": regex.compile(rf"{_SEP_BEFORE}(?:(?:{_OCTET}\.){{3}}{_OCTET}|{_IPV6}){_SEP_AFTER}"),
+        "KEY": regex.compile(rf"{_SEP_BEFORE}(?:{_KEY_ALTERNATION}|{_KEY_GROUPS}){_SEP_AFTER}"),
+        "date": regex.compile(_DATE_LIKE),
+    }
+
+
+def find_pii_bigscience(text: str, kinds: tuple[str, ...] | list[str] = KINDS) -> list[tuple[int, int, str]]:
+    """BigScience's detection: non-overlapping (start, end, kind) spans, earlier KINDS winning overlaps.
+
+    As upstream, an IP match must hold a digit and not look like a date ("12.11.99.1")."""
+    res = _bigscience_regexes()
+    candidates = []
+    for kind in (k for k in KINDS if k in kinds):
+        for m in res[kind].finditer(text):
+            s = m.group().rstrip() if kind == "KEY" else m.group()  # a trailing separator space is not the key
+            if not s or (kind == "IP_ADDRESS" and (not any(c.isdigit() for c in s) or res["date"].match(s))):
+                continue
+            candidates.append((m.start(), m.start() + len(s), kind))
+    spans: list[tuple[int, int, str]] = []
+    for s, e, kind in candidates:
+        if all(e <= ts or s >= te for ts, te, _ in spans):
+            spans.append((s, e, kind))
+    return sorted(spans)
+
+
 def redact(text: str, spans: list[tuple[int, int, str]]) -> str:
     """`text` with each span replaced by "PI:<KIND>"."""
     out, last = [], 0
@@ -117,8 +184,13 @@ class RedactPII(Step):
 
     name = "pii"
     kinds: list[str] = field(default_factory=lambda: list(KINDS))
+    # bigscience: BigScience's own regexes (the roots recipe; catches card numbers and serials as KEY);
+    # precise: roots' narrower detector (module docstring; fewer false positives on dates, versions, IDs)
+    profile: Literal["precise", "bigscience"] = "precise"
 
     def __post_init__(self) -> None:
+        if self.profile not in ("precise", "bigscience"):
+            raise UserError(f"pii.profile must be precise or bigscience, not {self.profile!r}")
         unknown = set(self.kinds) - set(KINDS)
         if unknown:
             from roots.common.config import ConfigError
@@ -126,7 +198,8 @@ class RedactPII(Step):
             raise ConfigError(f"pii.kinds: unknown {sorted(unknown)}; choose from {list(KINDS)}")
 
     def process(self, doc: Document) -> str | None:
-        spans = find_pii(doc.text, self.kinds)
+        find = find_pii_bigscience if self.profile == "bigscience" else find_pii
+        spans = find(doc.text, self.kinds)
         if spans:
             doc.text = redact(doc.text, spans)
             doc.metadata["pii"] = dict(Counter(kind for _, _, kind in spans))
