@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from roots.common.errors import UserError
-
 from roots.data.base import Step
 from roots.data.document import Document
 
