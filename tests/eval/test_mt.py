@@ -67,3 +67,45 @@ def test_misaligned_files_are_a_clear_error(tmp_path):
 def test_missing_file(capsys):
     assert main(["eval", "chrf", "--hyp", "/nonexistent", "--ref", "/nonexistent"]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+ZH_REF = ["我们今天在北京讨论了经济改革的问题。", "这个模型在多个数据集上都超过了以前的方法。", "研究人员正在改进训练效率。"]
+ZH_HYP = ["今天我们在北京讨论了经济改革问题。", "这个模型在多个数据集上超过了以前的方法。", "研究人员在改进训练的效率。"]
+
+
+def test_chinese_target_uses_the_zh_tokenizer_as_sacrebleu_cli():
+    """`sacrebleu -l en-zh` scores with tokenize=zh; roots does the same from --target-lang or the references."""
+    from sacrebleu.metrics import BLEU
+
+    official = BLEU(trg_lang="zh").corpus_score(ZH_HYP, [ZH_REF]).score  # what `sacrebleu -l en-zh` reports
+    assert official == pytest.approx(BLEU(tokenize="zh").corpus_score(ZH_HYP, [ZH_REF]).score)
+    thirteen_a = BLEU(tokenize="13a").corpus_score(ZH_HYP, [ZH_REF]).score
+    assert thirteen_a < official / 2  # 13a sees each clause as one "word"
+    given = mt_scores(ZH_HYP, [ZH_REF], ["bleu"], target_lang="zh")["bleu"]
+    detected = mt_scores(ZH_HYP, [ZH_REF], ["bleu"])["bleu"]
+    assert given["score"] == detected["score"] == pytest.approx(official)
+    assert "tok:zh" in detected["signature"] and detected["target_lang"] == "zh"
+    # --tokenize wins; "" turns detection off
+    assert mt_scores(ZH_HYP, [ZH_REF], ["bleu"], tokenize="13a")["bleu"]["score"] == pytest.approx(thirteen_a)
+    assert mt_scores(ZH_HYP, [ZH_REF], ["bleu"], target_lang="")["bleu"]["score"] == pytest.approx(thirteen_a)
+
+
+def test_detect_target_lang_from_the_script():
+    from roots.eval.mt import detect_target_lang
+
+    assert detect_target_lang([ZH_REF]) == "zh"
+    assert detect_target_lang([["私はその人を常に先生と呼んでいた。"]]) == "ja"
+    assert detect_target_lang([["나는 학교에 갑니다. 오늘은 날씨가 좋습니다."]]) == "ko"
+    assert detect_target_lang([["Der schnelle braune Fuchs springt über den Hund."]]) is None
+    assert detect_target_lang([["12 34 56"]]) is None
+
+
+def test_cli_bleu_chinese_target(tmp_path, capsys):
+    hyp, ref = tmp_path / "hyp.zh", tmp_path / "ref.zh"
+    hyp.write_text("\n".join(ZH_HYP) + "\n", encoding="utf-8")
+    ref.write_text("\n".join(ZH_REF) + "\n", encoding="utf-8")
+    assert main(["eval", "bleu", "--hyp", str(hyp), "--ref", str(ref)]) == 0
+    out = capsys.readouterr().out
+    assert "tok:zh" in out and "detected from the references" in out
+    assert main(["eval", "bleu", "--hyp", str(hyp), "--ref", str(ref), "--target-lang", "zh"]) == 0
+    assert "tok:zh" in capsys.readouterr().out
