@@ -26,9 +26,11 @@ class Extract(Step):
 
     backend: Literal["trafilatura", "resiliparse"] = "trafilatura"
     timeout_s: float = 5.0
+    # trafilatura's knobs; each recipe states its paper's setting (defaults: FineWeb's)
     favor_precision: bool = True  # FineWeb's setting: less boilerplate, a little less recall
     include_comments: bool = False
     deduplicate: bool = True
+    main_content: bool = True  # resiliparse: False keeps the whole page's text (closest to Common Crawl WET)
 
     def setup(self) -> None:
         self._source = None
@@ -49,7 +51,7 @@ class Extract(Step):
         else:
             from resiliparse.extract.html2text import extract_plain_text
 
-            text = extract_plain_text(html, main_content=True)
+            text = extract_plain_text(html, main_content=self.main_content)
         return _NEWLINE_RUNS.sub("\n\n", text).strip()
 
     def process(self, doc: Document) -> str | None:

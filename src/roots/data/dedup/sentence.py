@@ -25,7 +25,7 @@ from roots.common.io import atomic_write, read_json, write_json
 from roots.common.records import artifact_meta
 from roots.data.base import Step
 from roots.data.corpus import iter_shard
-from roots.data.dedup.text import hash_ids, hash_str, words
+from roots.data.dedup.text import hash_str, words
 from roots.data.document import Document
 from roots.data.executors import Executor
 from roots.data.filters.c4 import SENTENCE_END_RE
@@ -56,17 +56,17 @@ def window_hashes(text: str, n: int) -> np.ndarray:
                        dtype=np.uint64, count=len(keys) - n + 1)
 
 
-def _shard_job(args: tuple[int, Path, Path]) -> None:
-    n, shard, out = args
+def _shard_job(args: tuple[int, int, Path, Path]) -> None:
+    n, index, shard, out = args
     ids, hashes, starts = [], [], []
-    for doc in iter_shard(shard):
+    for doc in iter_shard(shard, index=index):
         h = window_hashes(doc.text, n)
-        ids.append(doc.id)
+        ids.append(doc.position_key)
         hashes.append(h)
         starts.append(np.arange(len(h), dtype=np.uint32))
     counts = np.array([len(h) for h in hashes], dtype=np.int64)
     with atomic_write(out, "wb") as f:
-        np.savez(f, ids=hash_ids(ids) if ids else np.zeros(0, np.uint64), counts=counts,
+        np.savez(f, ids=np.array(ids, dtype=np.uint64), counts=counts,
                  hashes=np.concatenate(hashes) if hashes else np.zeros(0, np.uint64),
                  starts=np.concatenate(starts) if starts else np.zeros(0, np.uint32))
 
@@ -95,16 +95,16 @@ class SentenceDedup(Step):
                 and (work_dir / "result.npz").exists():
             return
         work_dir.mkdir(parents=True, exist_ok=True)
-        jobs = [(self.n_sentences, s, work_dir / "shards" / f"{i:05d}.npz") for i, s in enumerate(shards)]
-        todo = [j for j in jobs if not j[2].exists()]
+        jobs = [(self.n_sentences, i, s, work_dir / "shards" / f"{i:05d}.npz") for i, s in enumerate(shards)]
+        todo = [j for j in jobs if not j[3].exists()]
         for _ in (executor.imap(_shard_job, todo) if executor is not None else map(_shard_job, todo)):
             pass
-        parts = [np.load(j[2]) for j in jobs]
+        parts = [np.load(j[3]) for j in jobs]
         counts = np.concatenate([p["counts"] for p in parts]) if parts else np.zeros(0, np.int64)
         doc_ids = np.concatenate([p["ids"] for p in parts]) if parts else np.zeros(0, np.uint64)
         hashes = np.concatenate([p["hashes"] for p in parts]) if parts else np.zeros(0, np.uint64)
         starts = np.concatenate([p["starts"] for p in parts]) if parts else np.zeros(0, np.uint32)
-        owner = np.repeat(doc_ids, counts)  # the document of every window, in corpus order
+        owner = np.repeat(doc_ids, counts)  # the position key of every window's document, in corpus order
         order = np.argsort(hashes, kind="stable")  # equal hashes keep corpus order: the first stays
         dup = np.zeros(len(hashes), dtype=bool)
         dup[order[1:]] = hashes[order[1:]] == hashes[order[:-1]]
@@ -125,7 +125,7 @@ class SentenceDedup(Step):
     def process(self, doc: Document) -> str | None:
         if not hasattr(self, "_ids"):
             self.setup()
-        h = np.uint64(hash_str(doc.id))
+        h = np.uint64(doc.position_key)
         lo, hi = np.searchsorted(self._ids, h), np.searchsorted(self._ids, h, side="right")
         spans = sentence_spans(doc.text)
         if hi > lo:
@@ -149,8 +149,8 @@ def sentence_dedup(texts: list[str], n_sentences: int = 3, min_sentences: int = 
     out = []
     for i, (text, h) in enumerate(zip(texts, hashes)):
         dup_starts = [k for k, x in enumerate(h.tolist()) if x in seen or seen.add(x)]
-        doc = Document(text, str(i))
-        step._ids = np.full(len(dup_starts), hash_str(doc.id), np.uint64)
+        doc = Document(text, str(i), position=(0, i))
+        step._ids = np.full(len(dup_starts), doc.position_key, np.uint64)
         step._starts = np.array(dup_starts, dtype=np.uint32)
         out.append(None if step.process(doc) else doc.text)
     return out
