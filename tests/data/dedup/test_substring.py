@@ -65,3 +65,33 @@ def test_registered_and_validated():
     assert build_step("substring_dedup", {"min_length": 50, "unit": "bytes"}).unit == "bytes"
     with pytest.raises(UserError):
         SubstringDedup(min_length=0)
+
+
+@pytest.fixture
+def char_tokenizer(tmp_path):
+    """A character-level tokenizer (every letter a token): tokens are far shorter than words."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import models, pre_tokenizers, trainers
+
+    tok = tokenizers.Tokenizer(models.BPE(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(["abcdefghijklmnopqrstuvwxyz"], trainers.BpeTrainer(vocab_size=30, special_tokens=["[UNK]"]))
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    return str(path)
+
+
+def test_tokens_unit_counts_tokenizer_tokens(char_tokenizer):
+    """unit tokens: a repeat of 3 words but 16 tokens is cut at min_length 12; in words it is too short."""
+    shared = "abcdef ghijk lmnop"  # 16 character tokens, 3 words
+    texts = [f"first text {shared} ends here", f"second one {shared} closes"]
+    by_tokens = substring_dedup(texts, min_length=12, unit="tokens", tokenizer=char_tokenizer, min_chars=1)
+    assert by_tokens[0] == texts[0] and shared not in by_tokens[1] and by_tokens[1].startswith("second one")
+    assert substring_dedup(texts, min_length=12, unit="words", min_chars=1) == texts
+
+
+def test_tokens_unit_needs_a_tokenizer(tmp_path):
+    with pytest.raises(UserError, match="needs tokenizer"):
+        SubstringDedup(unit="tokens")
+    with pytest.raises(UserError, match="not found"):
+        SubstringDedup(unit="tokens", tokenizer=str(tmp_path / "missing.json"))

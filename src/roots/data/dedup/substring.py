@@ -17,7 +17,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import xxhash
@@ -32,17 +32,20 @@ from roots.data.executors import Executor
 
 log = logging.getLogger(__name__)
 
-Unit = Literal["words", "bytes"]
+Unit = Literal["words", "bytes", "tokens"]
 _WORD = re.compile(r"\S+")
 _WORD_SEP = np.uint32(2**32 - 1)  # word ids are hashes below this value
 _BYTE_SEP = 0xFF  # never occurs in UTF-8
 _FORMAT_VERSION = 2  # 2: cuts keyed by document position, not id
 
 
-def units(text: str, unit: Unit) -> tuple[np.ndarray, list[tuple[int, int]] | None]:
-    """The unit sequence of a text, and for words each word's (start, end) character offsets."""
+def units(text: str, unit: Unit, tokenizer: Any = None) -> tuple[np.ndarray, list[tuple[int, int]] | None]:
+    """The unit sequence of a text, and for words / tokens each one's (start, end) character offsets."""
     if unit == "bytes":
         return np.frombuffer(text.encode("utf-8"), dtype=np.uint8), None
+    if unit == "tokens":  # an HF `tokenizers.Tokenizer`; ids stay below the separator
+        enc = tokenizer.encode(text, add_special_tokens=False)
+        return np.minimum(np.array(enc.ids, dtype=np.uint32), _WORD_SEP - np.uint32(1)), list(enc.offsets)
     spans = [m.span() for m in _WORD.finditer(text)]
     h = xxhash.xxh32_intdigest
     ids = np.fromiter((h(text[a:b].encode("utf-8", "surrogatepass")) for a, b in spans), dtype=np.uint32, count=len(spans))
@@ -79,7 +82,7 @@ def repeated_spans(seq: np.ndarray, doc_starts: np.ndarray, min_length: int) -> 
     return np.stack([merged_doc, merged_start - base, merged_end - base], axis=1).astype(np.int64)
 
 
-def cut(text: str, spans: np.ndarray, unit: Unit) -> str:
+def cut(text: str, spans: np.ndarray, unit: Unit, tokenizer: Any = None) -> str:
     """`text` without the (start, end) unit spans (sorted, disjoint)."""
     if unit == "bytes":
         data = text.encode("utf-8")
@@ -89,7 +92,7 @@ def cut(text: str, spans: np.ndarray, unit: Unit) -> str:
             pos = b
         pieces.append(data[pos:])
         return b"".join(pieces).decode("utf-8", errors="ignore")  # a cut inside a character drops it
-    words = [m.span() for m in _WORD.finditer(text)]
+    words = units(text, "tokens", tokenizer)[1] if unit == "tokens" else [m.span() for m in _WORD.finditer(text)]
     pieces, pos = [], 0
     for a, b in spans:
         pieces.append(text[pos:words[a][0]])
@@ -114,7 +117,11 @@ def _chunk_job(args: tuple[SubstringDedup, list[tuple[int, Path]], Path]) -> Non
 class SubstringDedup(Step):
     """Cut spans of >= `min_length` units seen earlier in the corpus; drop documents left too short.
 
-    unit "words" (whitespace-separated tokens; RefinedWeb's 50 tokens) or "bytes" (ROOTS' 50 bytes).
+    unit "tokens" counts the tokens of `tokenizer` (a tokenizer.json, HF tokenizers; RefinedWeb's "50
+    tokens" with the paper's GPT-2 tokenizer), "bytes" UTF-8 bytes (ROOTS' 50 bytes), "words" whitespace
+    words: the offline approximation of tokens when no tokenizer is at hand. Every word is at least one
+    token, so 50 words span at least 50 tokens (about 65 GPT-2 tokens of English): words cut only longer
+    repeats, a conservative approximation (min_length: 38 words is about 50 English GPT-2 tokens).
     """
 
     name: ClassVar[str] = "substring_dedup"
@@ -123,10 +130,30 @@ class SubstringDedup(Step):
     unit: Unit = "words"
     min_chars: int = 20
     chunk_units: int = 1 << 26
+    tokenizer: str | None = None  # unit tokens: a tokenizer.json (e.g. GPT-2's, as RefinedWeb counted)
 
     def __post_init__(self) -> None:
-        if self.min_length < 1 or self.unit not in ("words", "bytes"):
-            raise UserError("substring_dedup: min_length must be >= 1 and unit one of words, bytes")
+        if self.min_length < 1 or self.unit not in ("words", "bytes", "tokens"):
+            raise UserError("substring_dedup: min_length must be >= 1 and unit one of words, bytes, tokens")
+        if self.unit == "tokens" and not self.tokenizer:
+            raise UserError("substring_dedup: unit tokens needs tokenizer=PATH (a tokenizer.json, e.g. GPT-2's); "
+                            "without one, unit: words approximates it")
+        if self.tokenizer and not Path(self.tokenizer).is_file():
+            raise UserError(f"substring_dedup.tokenizer: not found: {self.tokenizer}")
+
+    def _tok(self) -> Any:
+        if self.unit != "tokens":
+            return None
+        if getattr(self, "_tokenizer", None) is None:
+            try:
+                from tokenizers import Tokenizer
+            except ImportError as e:
+                raise missing_extra("tokenizers", "tokenize") from e
+            self._tokenizer = Tokenizer.from_file(str(self.tokenizer))
+        return self._tokenizer
+
+    def __getstate__(self) -> dict[str, Any]:  # the tokenizer is loaded again where the step runs
+        return {k: v for k, v in self.__dict__.items() if k != "_tokenizer"}
 
     # ------------------------------------------------------------------ in memory
     def find(self, docs: list[Document]) -> dict[int, np.ndarray]:
@@ -134,7 +161,7 @@ class SubstringDedup(Step):
         sep = _BYTE_SEP if self.unit == "bytes" else _WORD_SEP
         parts, starts, pos = [], [0], 0
         for d in docs:
-            seq = units(d.text, self.unit)[0]
+            seq = units(d.text, self.unit, self._tok())[0]
             parts += [seq, np.array([sep], dtype=seq.dtype)]
             pos += len(seq) + 1
             starts.append(pos)
@@ -148,7 +175,7 @@ class SubstringDedup(Step):
         return {int(g[0, 0]): g[:, 1:] for g in np.split(spans, bounds)}
 
     def apply(self, doc: Document, spans: np.ndarray) -> str | None:
-        doc.text = cut(doc.text, spans, self.unit)
+        doc.text = cut(doc.text, spans, self.unit, self._tok())
         return "substring_too_short" if len(doc.text.strip()) < self.min_chars else None
 
     # ------------------------------------------------------------------ on disk, resumable
@@ -178,7 +205,7 @@ class SubstringDedup(Step):
         work_dir = Path(work_dir)
         self._work_dir = work_dir
         fingerprint = {"params": {"min_length": self.min_length, "unit": self.unit,
-                                  "chunk_units": self.chunk_units}, "shards": [str(s) for s in shards]}
+                                  "chunk_units": self.chunk_units, "tokenizer": self.tokenizer}, "shards": [str(s) for s in shards]}
         meta_path = work_dir / "meta.json"
         meta = read_json(meta_path) if meta_path.exists() else None
         if meta is not None and ({k: meta.get(k) for k in fingerprint} != fingerprint
