@@ -191,3 +191,37 @@ def test_limit_reads_at_most_n_documents_per_input(tmp_path):
     run_curation(config)
     stats = run_curation(config)  # the output folder sits inside the input folder: never read back
     assert stats["inputs"] == 2 and stats["reader"]["docs"] == 4 and sorted(output_ids(tmp_path / "out")) == ["a-0", "a-1", "b-0", "b-1"]
+
+
+def test_curate_again_on_its_own_jsonl_zst_output_gives_the_same_documents(tmp_path):
+    texts = [f"Document {i}: " + "some words about rivers and mountains " * 5 for i in range(40)]
+    texts += ["这是一篇关于河流和山脉的中文文章。" * 5, texts[3]]  # Chinese, and an exact copy
+    write_jsonl(tmp_path / "in.jsonl", texts)
+    (tmp_path / "recipe.yaml").write_text("name: again\nsteps:\n  - exact_dedup: {}\n")
+    first, second = tmp_path / "first", tmp_path / "second"
+    run_curation(CurateConfig(recipe=str(tmp_path / "recipe.yaml"), input=[str(tmp_path / "in.jsonl")], output=first))
+    assert sorted(p.name for p in (first / "data").iterdir()) == ["00000-0000.jsonl.zst"]
+    stats = run_curation(CurateConfig(recipe=str(tmp_path / "recipe.yaml"), input=[str(first / "data")],
+                                      output=second))
+    assert stats["reader"]["skipped"] == {}
+
+    def docs(out):
+        return [(d.id, d.text, {k: v for k, v in d.metadata.items() if k != "source"}) for d in iter_corpus(out)]
+
+    assert docs(second) == docs(first) and len(docs(first)) == 41
+
+
+def test_random_bytes_inputs_do_not_stop_a_run(tmp_path, capsys):
+    import random
+
+    write_jsonl(tmp_path / "good.jsonl", ["A good document with enough words in it to keep."] * 1)
+    rng = random.Random(1)
+    for name in ("junk.txt.gz", "junk.parquet", "junk.jsonl.zst"):
+        (tmp_path / name).write_bytes(rng.randbytes(4000))
+    (tmp_path / "recipe.yaml").write_text("name: plain\nsteps:\n  - exact_dedup: {}\n")
+    out = tmp_path / "out"
+    assert main(["curate", "--recipe", str(tmp_path / "recipe.yaml"), "--input", str(tmp_path), "--output",
+                 str(out), "--workers", "2"]) == 0
+    stats = read_json(out / "stats.json")
+    assert output_ids(out) == ["good-0"]
+    assert stats["reader"]["skipped"] == {"gzip_corrupt": 1, "unreadable_file": 1, "zstd_corrupt": 1}

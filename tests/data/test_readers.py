@@ -198,3 +198,45 @@ def test_shared_crawl_chinese_pages_decode_cleanly(shared_data):
     assert len(chinese) >= 5
     assert all("\ufffd" not in d.text for d in docs)
     assert all(len(re.findall(r"[\u4e00-\u9fff]", d.text)) > 50 for d in chinese)
+
+
+def test_jsonl_zst_is_read_line_by_line_across_frames(tmp_path):
+    import zstandard
+
+    lines = [json.dumps({"id": str(i), "text": f"文档 {i} document"}) + "\n" for i in range(30)]
+    frames = [zstandard.ZstdCompressor().compress("".join(lines[k:k + 10]).encode()) for k in (0, 10, 20)]
+    for suffix in (".jsonl.zst", ".json.zst"):
+        path = tmp_path / f"three_frames{suffix}"
+        path.write_bytes(b"".join(frames))
+        docs, skipped = read(path)
+        assert [d.id for d in docs] == [str(i) for i in range(30)] and not skipped
+    cut = tmp_path / "cut.jsonl.zst"
+    cut.write_bytes(b"".join(frames)[: len(frames[0]) + len(frames[1]) // 2])
+    docs, skipped = read(cut)
+    assert [d.id for d in docs] == [str(i) for i in range(len(docs))] and 10 <= len(docs) < 20
+    assert skipped == {"zstd_truncated": 1}
+
+
+def test_truncated_compressed_text_is_a_counted_skip(tmp_path):
+    import zstandard
+
+    text = "A plain text document that is long enough. " * 2000
+    for suffix, data in ((".txt.zst", zstandard.ZstdCompressor().compress(text.encode())),
+                         (".txt.gz", gzip.compress(text.encode()))):
+        path = tmp_path / f"doc{suffix}"
+        path.write_bytes(data)
+        assert [d.text for d in read(path)[0]] == [text]
+        path.write_bytes(data[: len(data) // 2])
+        docs, skipped = read(path)
+        assert docs == [] and skipped == {f"{'zstd' if suffix.endswith('zst') else 'gzip'}_truncated": 1}
+
+
+@pytest.mark.parametrize("name", ["junk.txt.gz", "junk.jsonl.zst", "junk.parquet", "junk.warc.gz", "junk.warc"])
+def test_random_bytes_in_any_format_are_a_counted_skip(tmp_path, name):
+    import random
+
+    path = tmp_path / name
+    path.write_bytes(random.Random(0).randbytes(5000))
+    docs, skipped = read(path)
+    assert docs == [] and sum(skipped.values()) >= 1
+    assert set(skipped) <= {"gzip_corrupt", "zstd_corrupt", "unreadable_file", "warc_malformed_record"}

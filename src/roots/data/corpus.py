@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from roots.common.errors import UserError
-from roots.common.io import open_text
 from roots.data.document import Document
+from roots.data.readers.resilient import lines, parquet_batches
 
 SHARD_SUFFIXES = (".jsonl.zst", ".jsonl.gz", ".jsonl", ".parquet")
 
@@ -54,28 +54,26 @@ def iter_shard(path: str | os.PathLike, skipped: Counter | None = None, index: i
 
 def _iter_shard(path: Path, skipped: Counter) -> Iterator[Document]:
     if path.name.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(path).iter_batches(columns=None):
+        for batch in parquet_batches(path, skipped):
             for record in batch.to_pylist():
                 if not isinstance(record.get("text"), str):
                     skipped["bad_record"] += 1
                     continue
                 yield Document.from_record(record)
         return
-    with open_text(path) as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                if not isinstance(record.get("text"), str):
-                    raise ValueError("no text field")
-                if "\ufffd" in line and "\\ufffd" not in line:
-                    skipped["invalid_utf8_repaired"] += 1
-                yield Document.from_record(record)
-            except (ValueError, AttributeError, KeyError):
-                skipped["bad_json_line"] += 1
+    for raw in lines(path, skipped):
+        if not raw.strip():
+            continue
+        line = raw.decode("utf-8", errors="replace")
+        try:
+            record = json.loads(line)
+            if not isinstance(record.get("text"), str):
+                raise ValueError("no text field")
+            if "\ufffd" in line and "\\ufffd" not in line:
+                skipped["invalid_utf8_repaired"] += 1
+            yield Document.from_record(record)
+        except (ValueError, AttributeError, KeyError):
+            skipped["bad_json_line"] += 1
 
 
 def iter_corpus(path: str | os.PathLike, skipped: Counter | None = None) -> Iterator[Document]:

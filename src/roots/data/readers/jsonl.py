@@ -7,17 +7,14 @@ the `extract` step, as in the html_extraction benchmark files.
 from __future__ import annotations
 
 import json
-import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import zstandard
-
-from roots.common.io import open_binary
 from roots.data.document import Document
 from roots.data.readers.base import Reader
+from roots.data.readers.resilient import lines, parquet_batches
 
 
 class _RecordReader(Reader):
@@ -48,40 +45,31 @@ class _RecordReader(Reader):
 
 
 class JsonlReader(_RecordReader):
-    """One JSON object per line; bad lines and undecodable bytes are counted, not fatal."""
+    """One JSON object per line; bad lines, undecodable bytes and damaged gzip/zstd data are counted."""
 
     def _read(self, path: Path, skipped: Counter) -> Iterator[Document]:
-        with open_binary(path) as f:
-            line_no = 0
+        for line_no, raw in enumerate(lines(path, skipped)):
+            if not raw.strip():
+                continue
             try:
-                for line_no, raw in enumerate(f):
-                    if not raw.strip():
-                        continue
-                    try:
-                        record = json.loads(raw.decode("utf-8"))
-                    except UnicodeDecodeError:
-                        skipped["undecodable_bytes"] += 1
-                        continue
-                    except ValueError:
-                        skipped["bad_json_line"] += 1
-                        continue
-                    doc = self._document(record, path, line_no, skipped)
-                    if doc is not None:
-                        yield doc
-            except EOFError:
-                skipped["gzip_truncated"] += 1
-            except (OSError, zlib.error, zstandard.ZstdError):  # a corrupt gzip/zstd stream
-                skipped["compressed_stream_corrupt"] += 1
+                record = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                skipped["undecodable_bytes"] += 1
+                continue
+            except ValueError:
+                skipped["bad_json_line"] += 1
+                continue
+            doc = self._document(record, path, line_no, skipped)
+            if doc is not None:
+                yield doc
 
 
 class ParquetReader(_RecordReader):
-    """Parquet files, read batch by batch."""
+    """Parquet files, row group by row group: a damaged row group costs its rows (counted), not the file."""
 
     def _read(self, path: Path, skipped: Counter) -> Iterator[Document]:
-        import pyarrow.parquet as pq
-
         position = 0
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+        for batch in parquet_batches(path, skipped):
             for record in batch.to_pylist():
                 doc = self._document(record, path, position, skipped)
                 position += 1

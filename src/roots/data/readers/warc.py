@@ -1,28 +1,27 @@
 """WARC / WET reader (fastwarc): HTML responses become documents holding the decoded HTML.
 
-WET conversion records are read as plain text. A malformed record in the middle of a file is counted
-and skipped: reading resumes at the next `WARC/1.x` header. A truncated gzip member ends the file with
-a counted skip; the records before it are kept.
+WET conversion records are read as plain text. Records are framed by `resilient.warc_records`: a
+corrupt gzip member, a lying Content-Length or garbage costs the records it touches (counted), and
+reading resumes at the next `WARC/1.` header; a truncated file keeps the records before the cut.
 """
 
 from __future__ import annotations
 
 import codecs
-import gzip
+import io
 import re
 import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 from roots.data.document import Document
 from roots.data.readers.base import Reader
+from roots.data.readers.resilient import warc_records
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.IGNORECASE)
 _MAX_REPLACED = 0.01  # a page with more than 1% undecodable characters is skipped, not kept as mojibake
-_RESYNC_CHUNK = 1 << 16
 
 
 # Labels browsers decode with a superset (WHATWG Encoding Standard): pages labelled gb2312 are written in
@@ -69,70 +68,35 @@ def decode_html(payload: bytes, header_charset: str | None) -> str | None:
     return text
 
 
-def _open(path: Path) -> IO[bytes]:
-    # Python's gzip (not fastwarc's own) so that a truncated member raises EOFError instead of
-    # silently ending the iteration
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
-
-
-def _next_header(stream: IO[bytes], start: int) -> int | None:
-    """Offset of the first `WARC/1.` line at or after `start` (used to resynchronise)."""
-    stream.seek(start)
-    pos, tail = start, b""
-    while chunk := stream.read(_RESYNC_CHUNK):
-        buf = tail + chunk
-        for marker in (b"\nWARC/1.", b"\rWARC/1."):
-            i = buf.find(marker)
-            if i >= 0:
-                return pos - len(tail) + i + 1
-        tail = buf[-8:]
-        pos += len(chunk)
-    return None
-
-
 class WarcReader(Reader):
-    """WARC responses (HTML only) and WET conversion records."""
+    """WARC responses (HTML only) and WET conversion records, framed by `resilient.warc_records`."""
 
     def _read(self, path: Path, skipped: Counter) -> Iterator[Document]:
         from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-        with _open(path) as stream:
-            base, last = 0, -1
-            while True:
-                try:
-                    # every record type is iterated so that `last` tracks the position of the last
-                    # good record of any type, which is where resynchronisation starts after an error
-                    # auto_decode undoes chunked transfer and gzip/deflate content encodings
-                    for record in ArchiveIterator(stream, parse_http=True, auto_decode="all"):
-                        last = base + record.stream_pos
-                        if record.record_type == WarcRecordType.response:
-                            doc = self._response(record, path, last, skipped)
-                        elif record.record_type == WarcRecordType.conversion:
-                            doc = self._conversion(record, path, last, skipped)
-                        else:
-                            if record.record_type == WarcRecordType.revisit:
-                                skipped["warc_revisit"] += 1
-                            continue
-                        if doc is not None:
-                            yield doc
-                    return
-                except EOFError:
-                    skipped["gzip_truncated"] += 1
-                    return
-                except (gzip.BadGzipFile, zlib.error):
-                    skipped["gzip_corrupt"] += 1
-                    return
-                except (OSError, ValueError):
-                    skipped["warc_malformed_record"] += 1
-                    try:
-                        resume = _next_header(stream, max(last + 1, base + 1))
-                    except (EOFError, OSError):
-                        skipped["gzip_truncated"] += 1
-                        return
-                    if resume is None:
-                        return
-                    stream.seek(resume)
-                    base, last = resume, resume
+        for n, raw in enumerate(warc_records(path, skipped)):
+            # fastwarc parses one framed record: HTTP headers, chunked transfer, gzip/deflate encodings
+            try:
+                record = next(iter(ArchiveIterator(io.BytesIO(raw), parse_http=True, auto_decode="all")), None)
+            except (OSError, ValueError):
+                record = None
+            if record is None:
+                skipped["warc_malformed_record"] += 1
+                continue
+            try:
+                if record.record_type == WarcRecordType.response:
+                    doc = self._response(record, path, n, skipped)
+                elif record.record_type == WarcRecordType.conversion:
+                    doc = self._conversion(record, path, n, skipped)
+                else:
+                    if record.record_type == WarcRecordType.revisit:
+                        skipped["warc_revisit"] += 1
+                    continue
+            except (OSError, ValueError, zlib.error):  # a payload that does not decode
+                skipped["warc_malformed_record"] += 1
+                continue
+            if doc is not None:
+                yield doc
 
     def _meta(self, record, path: Path) -> dict:
         url = record.headers.get("WARC-Target-URI", "") or ""
@@ -140,10 +104,11 @@ class WarcReader(Reader):
             url = url[1:-1]
         return {"url": url, "date": record.headers.get("WARC-Date"), "source": path.name}
 
-    def _doc_id(self, record, path: Path, offset: int) -> str:
-        return record.record_id or f"{path.name}/{offset}"
+    def _doc_id(self, record, path: Path, n: int) -> str:
+        """The WARC-Record-ID, else the record's number in the file."""
+        return record.record_id or f"{path.name}/{n}"
 
-    def _response(self, record, path: Path, offset: int, skipped: Counter) -> Document | None:
+    def _response(self, record, path: Path, n: int, skipped: Counter) -> Document | None:
         content_type = (record.http_content_type or "").lower()
         if not content_type.startswith(_HTML_TYPES):
             skipped["warc_non_html"] += 1
@@ -153,9 +118,9 @@ class WarcReader(Reader):
             skipped["undecodable_bytes"] += 1
             return None
         meta = self._meta(record, path) | {"content_type": "text/html"}
-        return Document(text=text, id=self._doc_id(record, path, offset), metadata=meta)
+        return Document(text=text, id=self._doc_id(record, path, n), metadata=meta)
 
-    def _conversion(self, record, path: Path, offset: int, skipped: Counter) -> Document | None:
+    def _conversion(self, record, path: Path, n: int, skipped: Counter) -> Document | None:
         payload = record.reader.read()
         try:
             text = payload.decode("utf-8")  # WET text is always UTF-8
@@ -163,4 +128,4 @@ class WarcReader(Reader):
             skipped["undecodable_bytes"] += 1
             return None
         meta = self._meta(record, path) | {"content_type": "text/plain"}
-        return Document(text=text, id=self._doc_id(record, path, offset), metadata=meta)
+        return Document(text=text, id=self._doc_id(record, path, n), metadata=meta)
