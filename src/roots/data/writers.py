@@ -125,5 +125,5 @@ class _ParquetShard(_Shard):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.table(self._rows), self.tmp, compression="zstd")
+        pq.write_table(pa.table(self._rows), self.tmp, compression="zstd", write_page_checksum=True)
         self._publish()

@@ -259,7 +259,7 @@ def parquet_batches(path: str | Path, skipped: Counter, batch_size: int = 1024) 
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path, page_checksum_verification=True)  # checked where the writer stored them
     except Exception:  # not Parquet, or a damaged footer: nothing of the file can be located
         skipped["unreadable_file"] += 1
         return
