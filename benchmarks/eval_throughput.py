@@ -39,11 +39,11 @@ def main() -> int:
     import torch
     import transformers
 
-    from roots.eval.lm import load_roots_model
     from roots.eval.perplexity import perplexity, windows
     from roots.export.hf import ExportConfig, run_export
     from roots.model.config import ModelConfig
     from roots.model.gpt import TransformerModel
+    from roots.model.io import open_run
     from roots.tokenizer.tokenizer import Tokenizer
 
     if args.threads:
@@ -65,7 +65,7 @@ def main() -> int:
         tok.save(work / "ckpt" / "tokenizer")
         run_export(ExportConfig(model=str(work / "ckpt"), output=str(work / "hf")))
 
-        loaded = load_roots_model(work / "ckpt", device=args.device)
+        loaded = open_run(work / "ckpt", device=args.device)
         ids = [tok.eos_id, *tok.encode(test)]
         spans = windows(len(ids), args.context, args.stride)
         print(f"{args.preset}: {sum(p.numel() for p in loaded.model.parameters()) / 1e6:.1f}M parameters, "

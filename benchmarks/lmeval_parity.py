@@ -36,7 +36,9 @@ def build_model(text: str, work: Path) -> Path:
     torch.manual_seed(0)
     config = ModelConfig.from_preset("llama-micro", vocab_size=tok.vocab_size, block_size=128)
     model = TransformerModel(config)
-    model.save(work / "ckpt")
+    from roots.model.io import save_model
+
+    save_model(model, work / "ckpt")
     tok.save(work / "ckpt" / "tokenizer")
     return work / "ckpt"
 

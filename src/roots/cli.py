@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("roots.train.trainer:train", "train a language model on token shards (resumable)"),
     "finetune": ("roots.workflows.finetune:finetune",
                  "fine-tune a model on JSONL task data: full, LoRA, prefix or prompt tuning"),
-    "generate": ("roots.model.generate:generate", "continue a prompt with a trained model"),
+    "generate": ("roots.workflows.generate:generate", "continue a prompt with a trained model"),
     "eval perplexity": ("roots.eval.lm:perplexity_run",
                         "sliding-window perplexity of a model on text: nats/token, bits/byte, word ppl"),
     "eval task": ("roots.eval.lm:task_run", "an lm-eval-style task (YAML + JSONL) on a roots model"),

@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from roots.cli import main
-from roots.eval.lm import RootsLM, load_roots_model
+from roots.eval.lm import RootsLM
 from roots.eval.perplexity import perplexity
 from roots.model.config import ModelConfig
 from roots.model.gpt import TransformerModel
+from roots.model.io import open_run, save_model
 from roots.tokenizer.tokenizer import Tokenizer
 
 TEXT = "It was the best of times, it was the worst of times, it was the age of wisdom. " * 6
@@ -25,7 +26,7 @@ def checkpoint(tmp_path_factory):
     tok = Tokenizer.train([TEXT] * 5, kind="char")
     torch.manual_seed(0)
     model = TransformerModel(ModelConfig.from_preset("debug-llama", vocab_size=tok.vocab_size, block_size=32))
-    model.save(root / "ckpt")
+    save_model(model, root / "ckpt")
     tok.save(root / "ckpt" / "tokenizer")
     return root / "ckpt"
 
@@ -37,7 +38,7 @@ def test_eval_perplexity_cli_writes_report(checkpoint, tmp_path, capsys):
                  "--context", "16", "--stride", "8", "--output", str(out), "--device", "cpu"]) == 0
     report = json.loads((out / "REPORT.json").read_text())
     m = report["metrics"]
-    loaded = load_roots_model(checkpoint, device="cpu")
+    loaded = open_run(checkpoint, device="cpu")
     expected = perplexity(loaded.logits, TEXT, loaded.tokenizer.encode, loaded.tokenizer.eos_id, 16, 8)
     assert m["nats_per_token"] == pytest.approx(expected.nats_per_token)
     assert m["tokens"] == len(TEXT)  # char-level: every character predicted once

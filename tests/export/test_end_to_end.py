@@ -10,8 +10,8 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 from roots.cli import main  # noqa: E402
-from roots.model.generate import sample  # noqa: E402
 from roots.model.io import find_checkpoint, load_model  # noqa: E402
+from roots.model.sampling import sample  # noqa: E402
 
 MODEL_FLAGS = ["--model.vocab-size", "0", "--model.block-size", "64", "--model.n-layer", "2",
                "--model.n-head", "4", "--model.n-kv-head", "2", "--model.n-embd", "64",

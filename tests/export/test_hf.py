@@ -20,6 +20,7 @@ from roots.export.hf import (  # noqa: E402
 )
 from roots.model.config import ModelConfig  # noqa: E402
 from roots.model.gpt import TransformerModel  # noqa: E402
+from roots.model.io import load_model, save_model  # noqa: E402
 from roots.tokenizer.tokenizer import Tokenizer  # noqa: E402
 
 TEXTS = ["To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer. "] * 20
@@ -163,13 +164,13 @@ def test_import_refuses_unsupported_architectures(tmp_path):
 
 def test_cli_round_trip_export_then_import(tmp_path, tok_dir):
     model = _model(tok_dir, **LLAMA_LIKE["llama-gqa"])
-    model.save(tmp_path / "ckpt")
+    save_model(model, tmp_path / "ckpt")
     Tokenizer.load(tok_dir).save(tmp_path / "ckpt" / "tokenizer")
     assert run_export(ExportConfig(model=str(tmp_path / "ckpt"), output=str(tmp_path / "hf"))) == 0
     with pytest.raises(UserError, match="exists"):
         run_export(ExportConfig(model=str(tmp_path / "ckpt"), output=str(tmp_path / "hf")))
     assert run_import(ImportConfig(input=str(tmp_path / "hf"), output=str(tmp_path / "back"))) == 0
-    back = TransformerModel.load(tmp_path / "back")
+    back = load_model(tmp_path / "back")
     for (name, a), (_, b) in zip(model.state_dict().items(), back.state_dict().items()):
         assert torch.equal(a, b), name
     back_tok = Tokenizer.load(tmp_path / "back" / "tokenizer")

@@ -8,11 +8,11 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from roots.eval.lm import load_roots_model  # noqa: E402
 from roots.eval.perplexity import perplexity, windows  # noqa: E402
 from roots.export.hf import ExportConfig, run_export  # noqa: E402
 from roots.model.config import ModelConfig  # noqa: E402
 from roots.model.gpt import TransformerModel  # noqa: E402
+from roots.model.io import open_run, save_model  # noqa: E402
 from roots.tokenizer.tokenizer import Tokenizer  # noqa: E402
 
 TEXT = ("Whan that Aprille with his shoures soote the droghte of March hath perced to the roote, "
@@ -24,11 +24,11 @@ def test_transformers_perplexity_equals_roots(tmp_path, preset):
     tok = Tokenizer.train([TEXT] * 10, kind="bpe", vocab_size=300, min_frequency=1)
     torch.manual_seed(0)
     model = TransformerModel(ModelConfig.from_preset(preset, vocab_size=tok.vocab_size, block_size=32))
-    model.save(tmp_path / "ckpt")
+    save_model(model, tmp_path / "ckpt")
     tok.save(tmp_path / "ckpt" / "tokenizer")
     run_export(ExportConfig(model=str(tmp_path / "ckpt"), output=str(tmp_path / "hf")))
 
-    loaded = load_roots_model(tmp_path / "ckpt", device="cpu")
+    loaded = open_run(tmp_path / "ckpt", device="cpu")
     # transformers takes each window whole (it shifts labels itself), so a window of context + 1 tokens
     # must fit the 32 positions
     context, stride = 31, 12

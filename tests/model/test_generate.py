@@ -5,23 +5,28 @@ import pytest
 import torch
 
 from roots.cli import main
-from roots.model.generate import filter_logits, sample
 from roots.model.gpt import TransformerModel
+from roots.model.sampling import filter_logits, sample
 from roots.train.loader import write_token_shards
 from roots.train.trainer import Trainer
 
 
+def _filter(logits, top_k=0, top_p=1.0):
+    one = lambda v, dtype=None: torch.tensor([v], dtype=dtype)  # noqa: E731
+    return filter_logits(logits, one(1.0), one(top_k, torch.long), one(top_p), one(0.0))
+
+
 def test_top_k_keeps_the_k_largest():
     logits = torch.tensor([[1.0, 4.0, 3.0, 2.0]])
-    kept = filter_logits(logits, top_k=2).isfinite()
+    kept = _filter(logits, top_k=2).isfinite()
     assert kept.tolist() == [[False, True, True, False]]
 
 
 def test_top_p_keeps_the_smallest_nucleus():
     probs = torch.tensor([[0.5, 0.05, 0.3, 0.15]])
     # 0.5 < 0.7, 0.5 + 0.3 >= 0.7: the nucleus is {0, 2}
-    assert filter_logits(probs.log(), top_p=0.7).isfinite().tolist() == [[True, False, True, False]]
-    assert filter_logits(probs.log(), top_p=0.1).isfinite().sum() == 1  # the top token always stays
+    assert _filter(probs.log(), top_p=0.7).isfinite().tolist() == [[True, False, True, False]]
+    assert _filter(probs.log(), top_p=0.1).isfinite().sum() == 1  # the top token always stays
 
 
 def test_greedy_sampling_with_cache_equals_argmax_without():

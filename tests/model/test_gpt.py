@@ -8,6 +8,7 @@ import torch
 from roots.model.build import build_model
 from roots.model.config import PRESETS, ModelConfig
 from roots.model.gpt import TransformerModel
+from roots.model.io import load_model, save_model
 
 transformers = pytest.importorskip("transformers")
 
@@ -195,8 +196,8 @@ def test_every_preset_builds(name):
 
 def test_save_load_round_trip(tmp_path):
     model = TransformerModel.from_preset("debug").eval()
-    model.save(tmp_path)
-    loaded = TransformerModel.load(tmp_path).eval()
+    save_model(model, tmp_path)
+    loaded = load_model(tmp_path).eval()
     idx = _tokens(model.config)
     with torch.no_grad():
         torch.testing.assert_close(loaded(idx), model(idx), rtol=0, atol=0)

@@ -46,9 +46,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir):
-    from roots.serve.backend import load_model
+    from roots.serve.backend import load_served_model
 
-    return load_model(tiny_model_dir)
+    return load_served_model(tiny_model_dir)
 
 
 def build_roots_run(out: Path, tokenizer_json: Path, preset: str = "gpt2-nano", seed: int = 0, **overrides) -> Path:
@@ -63,7 +63,9 @@ def build_roots_run(out: Path, tokenizer_json: Path, preset: str = "gpt2-nano", 
     torch.manual_seed(seed)
     model = TransformerModel.from_preset(preset, vocab_size=tokenizer.get_vocab_size(), block_size=128,
                                          init_std=0.1, **overrides)
-    model.save(out / "checkpoints" / "last")
+    from roots.model.io import save_model
+
+    save_model(model, out / "checkpoints" / "last")
     shutil.copyfile(tokenizer_json, out / "tokenizer.json")
     (out / "data_meta.json").write_text(json.dumps({"eos_id": tokenizer.token_to_id("<|endoftext|>")}))
     return out

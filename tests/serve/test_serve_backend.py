@@ -6,8 +6,8 @@ from serve_helpers import submit
 
 from conftest import build_roots_run
 from roots.common.errors import UserError
-from roots.model.generate import sample
-from roots.serve.backend import RootsCausalLM, load_model
+from roots.model.sampling import sample
+from roots.serve.backend import RootsCausalLM, load_served_model
 from roots.serve.engine import Engine
 
 
@@ -18,7 +18,7 @@ from roots.serve.engine import Engine
 ])
 def test_padded_batch_with_cache_equals_full_forward(tmp_path, tiny_model_dir, preset, overrides):
     run = build_roots_run(tmp_path / "run", tiny_model_dir / "tokenizer.json", preset, **overrides)
-    loaded = load_model(run)
+    loaded = load_served_model(run)
     backend, model = loaded.backend, loaded.backend.model
     assert isinstance(backend, RootsCausalLM)
     rows = [[5, 9, 33, 2, 7, 11], [40, 41], [3, 4, 5, 6]]
@@ -39,7 +39,7 @@ def test_padded_batch_with_cache_equals_full_forward(tmp_path, tiny_model_dir, p
 
 
 def test_engine_greedy_equals_roots_generate_sampler(roots_run_dir):
-    loaded = load_model(roots_run_dir)
+    loaded = load_served_model(roots_run_dir)
     engine = Engine(loaded, max_batch_size=3).start()
     try:
         prompts = [loaded.codec.encode(t) for t in ("The quick brown fox", "A", "Continuous batching lets")]
@@ -53,17 +53,17 @@ def test_engine_greedy_equals_roots_generate_sampler(roots_run_dir):
 
 def test_load_model_errors(tmp_path, tiny_model_dir):
     with pytest.raises(UserError, match="not found"):
-        load_model(tmp_path / "missing")
+        load_served_model(tmp_path / "missing")
     with pytest.raises(UserError, match="not a model"):
-        load_model(tmp_path)
+        load_served_model(tmp_path)
     (tmp_path / "hf").mkdir()
     (tmp_path / "hf" / "config.json").write_text((tiny_model_dir / "config.json").read_text())
     with pytest.raises(UserError, match=r"tokenizer\.json"):
-        load_model(tmp_path / "hf")
+        load_served_model(tmp_path / "hf")
 
 
 def test_roots_embeddings_ignore_padding(roots_run_dir):
-    backend = load_model(roots_run_dir).backend
+    backend = load_served_model(roots_run_dir).backend
     short, long = [5, 6, 7], [8, 9, 10, 11, 12]
     ids = torch.tensor([[0, 0, *short], long])
     mask = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from roots import Trainer, TransformerModel
+from roots.model.io import load_model
 from roots.train.config import OptimConfig
 
 
@@ -19,7 +20,7 @@ def test_keyword_trainer_trains_the_given_module(shards, tmp_path):
     assert result["step"] == 4 and result["val_loss"] is not None
     assert not torch.equal(model.lm_head.weight, before)
     assert (tmp_path / "run/checkpoints/last/model.safetensors").exists()
-    loaded = TransformerModel.load(tmp_path / "run/checkpoints/last")
+    loaded = load_model(tmp_path / "run/checkpoints/last")
     torch.testing.assert_close(loaded.lm_head.weight, model.lm_head.weight.detach())
 
 

@@ -6,6 +6,7 @@ import pytest
 from roots.cli import main
 from roots.model.config import ModelConfig
 from roots.model.gpt import TransformerModel
+from roots.model.io import save_model
 from roots.tokenizer.tokenizer import Tokenizer
 
 
@@ -16,7 +17,7 @@ def model_dir(tmp_path_factory):
     tok = Tokenizer.train(texts, kind="bpe", vocab_size=300)
     tok.save(root / "ckpt" / "tokenizer")
     model = TransformerModel(ModelConfig.from_preset("debug", vocab_size=tok.vocab_size))
-    model.save(root / "ckpt")
+    save_model(model, root / "ckpt")
     return root / "ckpt"
 
 

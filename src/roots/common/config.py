@@ -17,11 +17,9 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 
+from roots.common.errors import ConfigError
+
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A config value is missing, unknown or of the wrong type."""
 
 
 def _hints(cls: type) -> dict[str, Any]:

@@ -9,9 +9,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from roots.common.config import ConfigError
-
 USAGE, RUNTIME = 2, 1  # exit codes: the user asked for something impossible / the run failed
+
+
+class ConfigError(ValueError):
+    """A config value is missing, unknown or of the wrong type."""
 
 
 class UserError(Exception):

@@ -45,16 +45,17 @@ class RootsLM:
     def from_checkpoint(cls, model: str | os.PathLike, tokenizer: str | os.PathLike | None = None,
                         device: str = "auto", **kwargs: Any) -> RootsLM:
         """Load a roots checkpoint (or run folder) and its tokenizer (recorded in the run unless given)."""
-        from roots.model.generate import sample
+        from roots.model.io import open_run
+        from roots.model.sampling import sample
 
-        loaded = load_roots_model(model, tokenizer, device)
-        tok = loaded.tokenizer
+        run = open_run(model, tokenizer, device)
+        tok = run.tokenizer
 
         def greedy(idx: torch.Tensor, n: int) -> Iterator[torch.Tensor]:
-            return sample(loaded.model, idx, n, temperature=0.0)  # KV cache: one new position per step
+            return sample(run.model, idx, n, temperature=0.0)  # KV cache: one new position per step
 
-        return cls(loaded.logits, tok.encode, tok.decode, tok.eos_id, loaded.context, loaded.device,
-                   sampler=greedy, **kwargs)
+        return cls(run.logits, tok.encode, tok.decode, run.eos_id, run.context, run.device, sampler=greedy,
+                   **kwargs)
 
     # ---------------------------------------------------------------------------------- requests
 
@@ -146,79 +147,6 @@ class RootsLM:
             yield token
 
 
-# ------------------------------------------------------------------------------ loading checkpoints
-
-
-@dataclass
-class LoadedModel:
-    """A roots model ready for evaluation: eval mode, on its device, with its tokenizer."""
-
-    model: torch.nn.Module
-    tokenizer: Any
-    context: int
-    device: str
-    checkpoint: Path
-    run_dir: Path | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-
-    @torch.no_grad()
-    def logits(self, idx: torch.Tensor, last: int | None = None) -> torch.Tensor:
-        """Logits (B, T, V) of idx (B, T); with `last`, of the last `last` positions only (B, last, V),
-        skipping the output projection of positions nobody scores (a large share of a small model's work)."""
-        if last is None:
-            return self.model(idx)
-        handle = self.model.lm_head.register_forward_pre_hook(lambda _m, args: (args[0][:, -last:],))
-        try:
-            return self.model(idx)
-        finally:
-            handle.remove()
-
-
-def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def resolve_checkpoint(path: str | os.PathLike) -> tuple[Path, Path | None]:
-    """(checkpoint folder, its run folder or None) for a checkpoint or a run folder (best, else last)."""
-    from roots.model.io import find_checkpoint
-
-    checkpoint = find_checkpoint(path)
-    return checkpoint, checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
-
-
-def find_tokenizer(checkpoint: Path, run_dir: Path | None) -> Path | None:
-    """The tokenizer a model was trained with: CHECKPOINT/tokenizer/ (imported models), else the run's
-    copy or the one its token shards name (the rules of `roots generate`)."""
-    from roots.model.generate import find_tokenizer as run_tokenizer
-
-    if (checkpoint / "tokenizer" / "tokenizer.json").is_file():
-        return checkpoint / "tokenizer"
-    if run_dir is None:
-        return None
-    try:
-        return run_tokenizer(checkpoint)
-    except UserError:
-        return None
-
-
-def load_roots_model(path: str | os.PathLike, tokenizer: str | os.PathLike | None = None,
-                     device: str = "auto") -> LoadedModel:
-    """A roots checkpoint folder (model.safetensors + config.yaml) or run folder (its last checkpoint)."""
-    from roots.model.io import load_model
-    from roots.tokenizer.tokenizer import Tokenizer
-
-    device = resolve_device(device)
-    checkpoint, run_dir = resolve_checkpoint(path)
-    tok_dir = Path(tokenizer) if tokenizer else find_tokenizer(checkpoint, run_dir)
-    if tok_dir is None:
-        raise UserError(f"{path}: no tokenizer recorded for this model; pass --tokenizer TOK")
-    model = load_model(checkpoint, device=device).eval()
-    return LoadedModel(model, Tokenizer.load(tok_dir), model.config.block_size, device, checkpoint, run_dir,
-                       {"tokenizer_dir": str(tok_dir)})
-
-
 # ------------------------------------------------------------------------------------------ CLI
 
 
@@ -260,14 +188,15 @@ def perplexity_run(config: PerplexityConfig) -> int:
     from roots.common.records import write_run_record
     from roots.eval.perplexity import UNITS, texts_perplexity
     from roots.eval.report import write_report
+    from roots.model.io import open_run
 
-    loaded = load_roots_model(config.model, config.tokenizer, config.device)
+    loaded = open_run(config.model, config.tokenizer, config.device)
     context = config.context or loaded.context
     if context > loaded.context:
         raise UserError(f"--context {context} exceeds the model's context of {loaded.context} tokens")
     stride = config.stride or context
     texts = _read_texts(config.input)
-    total = texts_perplexity(loaded.logits, texts, loaded.tokenizer.encode, loaded.tokenizer.eos_id, context,
+    total = texts_perplexity(loaded.logits, texts, loaded.tokenizer.encode, loaded.eos_id, context,
                              stride, config.batch_size, loaded.device, progress=True)
     out = Path(config.output or loaded.checkpoint / "eval" / f"perplexity-{Path(config.input).name}")
     settings = {"model": str(loaded.checkpoint), "input": config.input, "documents": len(texts),

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from roots.common.errors import UserError
+from roots.tokenizer.special import SpecialIds
 
 Tensors = dict[str, torch.Tensor]
 
@@ -61,13 +62,6 @@ class ModelShape:
         from roots.model.config import ModelConfig
 
         return ModelConfig(**{f.name: getattr(self, f.name) for f in fields(self)})
-
-
-@dataclass(frozen=True)
-class SpecialIds:
-    bos: int | None
-    eos: int | None
-    pad: int | None
 
 
 # ------------------------------------------------------------------------ roots parameter names

@@ -26,8 +26,8 @@ import torch
 from roots.common.errors import UserError, missing_extra
 from roots.common.io import apply_umask, atomic_write, read_json, write_json
 from roots.common.records import artifact_meta, write_run_record
-from roots.eval.lm import find_tokenizer, resolve_checkpoint
-from roots.export.architectures import ARCHITECTURES, Architecture, ModelShape, SpecialIds, choose
+from roots.export.architectures import ARCHITECTURES, Architecture, ModelShape, choose
+from roots.tokenizer.special import SpecialIds
 
 FORMAT = "roots.hf_export"
 FORMAT_VERSION = 1
@@ -69,7 +69,7 @@ def to_transformers(model: torch.nn.Module, ids: SpecialIds | None = None) -> An
     """The `transformers` model equal to a roots model, built in memory through the export mapping."""
     transformers = _transformers()
     arch, shape, tensors = hf_state_dict(model)
-    config = transformers.AutoConfig.for_model(**arch.hf_config(shape, ids or SpecialIds(None, None, None)))
+    config = transformers.AutoConfig.for_model(**arch.hf_config(shape, ids or SpecialIds(eos=None)))
     hf = getattr(transformers, arch.hf_class)(config).eval()
     missing, unexpected = hf.load_state_dict(tensors, strict=False)
     if unexpected or set(missing) - set(arch.aliases):
@@ -141,17 +141,14 @@ def verify_export(model: torch.nn.Module, out: str | os.PathLike, n_tokens: int 
 
 
 def run_export(config: ExportConfig) -> int:
-    from roots.model.io import load_model
+    from roots.model.io import open_run
 
     out = Path(config.output)
     if out.exists() and any(out.iterdir()) and not config.overwrite:
         raise UserError(f"{out} exists and is not empty; pass --overwrite to replace it")
-    checkpoint, run_dir = resolve_checkpoint(config.model)
-    tok_dir = Path(config.tokenizer) if config.tokenizer else find_tokenizer(checkpoint, run_dir)
-    if tok_dir is None:
-        raise UserError(f"{config.model}: no tokenizer recorded for this model; pass --tokenizer TOK")
+    run = open_run(config.model, config.tokenizer, device="cpu")
+    model, checkpoint, run_dir, tok_dir = run.model, run.checkpoint, run.run_dir, run.tokenizer_path
     template = Path(config.chat_template).read_text(encoding="utf-8") if config.chat_template else None
-    model = load_model(checkpoint).eval()
     arch = choose(ModelShape.of(model.config), model.config.arch)
     card = model_card(arch, ModelShape.of(model.config), run_summary(checkpoint, run_dir))
     # assemble beside OUT and rename, so OUT is either the old folder or a complete export

@@ -14,23 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from roots.common.io import write_json
-from roots.export.architectures import SpecialIds
 from roots.tokenizer.chat import DEFAULT_CHAT_TEMPLATE
+from roots.tokenizer.special import SpecialIds
 from roots.tokenizer.tokenizer import Tokenizer
-
-
-def special_ids(tokenizer: Tokenizer) -> SpecialIds:
-    """The ids an exported model announces. Roots starts every document with EOS, so a tokenizer
-    without a BOS token uses EOS as BOS; a missing pad token is EOS as well (GPT-2's convention)."""
-    eos = tokenizer.eos_id
-    bos = tokenizer.bos_id if tokenizer.bos_id is not None else eos
-    pad = tokenizer.pad_id if tokenizer.pad_id is not None else eos
-    return SpecialIds(bos=bos, eos=eos, pad=pad)
 
 
 def tokenizer_config(tokenizer: Tokenizer, context: int, chat_template: str | None = None) -> dict[str, Any]:
     """tokenizer_config.json for `PreTrainedTokenizerFast`: special tokens, length limit, chat template."""
-    ids = special_ids(tokenizer)
+    ids = SpecialIds.from_tokenizer(tokenizer)
     config: dict[str, Any] = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False}
     for role in ("bos", "eos", "pad", "unk", "mask", "cls", "sep"):
         if role in tokenizer.special_tokens:
@@ -57,4 +48,4 @@ def export_tokenizer(tokenizer_dir: str | os.PathLike, out: str | os.PathLike, c
     shutil.copyfile(source, tmp)
     os.replace(tmp, out / "tokenizer.json")
     write_json(out / "tokenizer_config.json", tokenizer_config(tokenizer, context, chat_template))
-    return special_ids(tokenizer)
+    return SpecialIds.from_tokenizer(tokenizer)

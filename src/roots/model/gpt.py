@@ -6,7 +6,6 @@ Single-device code: compile, DDP and FSDP are applied by roots.train, never here
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -170,15 +169,3 @@ class TransformerModel(nn.Module):
         c = self.config
         T = seq_len or c.block_size
         return 6 * self.num_params() + 12 * c.n_layer * c.n_head * c.head_dim * T
-
-    def save(self, directory: str | Path) -> None:
-        """Write model.safetensors + config.yaml into `directory` (tied weights are stored once)."""
-        from roots.model.io import save_model
-
-        save_model(self, directory)
-
-    @classmethod
-    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> TransformerModel:
-        from roots.model.io import load_model
-
-        return load_model(directory, device)

@@ -16,9 +16,9 @@ import torch.nn.functional as F
 
 from roots.model.bert import Embeddings, EncoderBlock, init_weights, pad_mask
 from roots.model.config import ModelConfig
-from roots.model.generate import filter_logits
 from roots.model.kv_cache import KVCache, causal_mask, new_caches
 from roots.model.layers import MLP, CausalSelfAttention, CrossAttention, make_norm
+from roots.model.sampling import next_tokens
 
 
 class DecoderBlock(nn.Module):
@@ -157,11 +157,7 @@ class Seq2SeqModel(nn.Module):
         positions = torch.arange(max_new_tokens, device=idx.device)
         for step in range(max_new_tokens):
             logits = self.decode(tokens, memories, enc_mask, cache, positions[step : step + 1])[:, -1].float()
-            if temperature == 0:
-                next_id = logits.argmax(-1)
-            else:
-                probs = filter_logits(logits / temperature, top_k, top_p).softmax(-1)
-                next_id = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+            next_id = next_tokens(logits, temperature, top_k, top_p, generator)
             for b in (~done).nonzero().flatten().tolist():
                 if int(next_id[b]) != eos_id:
                     out[b].append(int(next_id[b]))

@@ -220,32 +220,21 @@ def load_hf_dir(path: str | Path, device: str = "cpu", dtype: str = "float32") -
     return LoadedModel(path.name, HFCausalLM(model), codec)
 
 
-EOS_NAMES = ("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>", "[SEP]")
-
-
 def load_roots_checkpoint(path: str | Path, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
-    """A roots run folder (its best/last checkpoint) or checkpoint folder, with the run's tokenizer.json."""
+    """A roots run folder (its best/last checkpoint) or checkpoint folder, with the run's tokenizer."""
     from tokenizers import Tokenizer
 
-    from roots.common.io import read_json
-    from roots.model.generate import find_tokenizer
-    from roots.model.io import find_checkpoint
-    from roots.model.io import load_model as load_roots_model
+    from roots.model.io import open_run
 
-    checkpoint = find_checkpoint(path)
-    model = load_roots_model(checkpoint, device).to(getattr(torch, dtype))
-    tokenizer = Tokenizer.from_file(str(find_tokenizer(checkpoint)))
-    meta_path = checkpoint.parent.parent / "data_meta.json"
-    eos_id = read_json(meta_path).get("eos_id") if meta_path.exists() else None
-    if eos_id is None:
-        eos_id = next((tokenizer.token_to_id(t) for t in EOS_NAMES if tokenizer.token_to_id(t) is not None), None)
+    run = open_run(path, device=device, dtype=getattr(torch, dtype))
+    tokenizer = Tokenizer.from_file(str(run.tokenizer_path))  # special tokens in chat text stay special
+    eos_id = run.eos_id
     eos_token = tokenizer.id_to_token(eos_id) if eos_id is not None else ""
-    name = Path(path).resolve().name
     codec = TextCodec(tokenizer, () if eos_id is None else (eos_id,), eos_token or "", "", None)
-    return LoadedModel(name, RootsCausalLM(model), codec)
+    return LoadedModel(Path(path).resolve().name, RootsCausalLM(run.model), codec)
 
 
-def load_model(path: str | Path, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
+def load_served_model(path: str | Path, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
     """Load what `path` holds: a Hugging Face model directory or a roots run / checkpoint folder."""
     path = Path(path)
     if not path.is_dir():

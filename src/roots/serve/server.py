@@ -19,7 +19,7 @@ def serve(config: ServeConfig) -> int:
     except ImportError as e:
         raise missing_extra("uvicorn", "serve") from e
     from roots.serve.app import create_app
-    from roots.serve.backend import load_model
+    from roots.serve.backend import load_served_model
     from roots.serve.connections import raise_open_file_limit, uvicorn_config
 
     if not config.model:
@@ -27,7 +27,7 @@ def serve(config: ServeConfig) -> int:
     config.api_key = config.api_key or os.environ.get("ROOTS_API_KEY", "")
     if not config.loopback and not config.api_key:
         print(f"roots serve: warning: listening on {config.host} without an API key", file=sys.stderr)
-    model = load_model(config.model, config.device, config.dtype)
+    model = load_served_model(config.model, config.device, config.dtype)
     app = create_app(model, config)
     print(f"roots serve: {model.name} on http://{config.host}:{config.port} (playground at /, API at /v1)",
           file=sys.stderr)

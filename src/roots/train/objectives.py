@@ -12,34 +12,14 @@ the whole global batch and keeps this process's share. Batches are dicts of the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from roots.common.errors import UserError
+from roots.tokenizer.special import SpecialIds
 from roots.train.loader import TokenShards
-
-
-@dataclass
-class SpecialIds:
-    """The token ids an objective needs, read from the shards' tokenizer."""
-
-    pad: int
-    eos: int
-    cls: int | None = None
-    sep: int | None = None
-    mask: int | None = None
-    sentinels: tuple[int, ...] = ()
-    sentence_ends: tuple[int, ...] = ()  # tokens that end a sentence ('.', '!', '?'), where MLM pairs split
-
-    @classmethod
-    def from_tokenizer(cls, tok: Any) -> SpecialIds:
-        ends = tuple(i for t in (".", "!", "?", "。") if (i := tok.token_to_id(t)) is not None)
-        pad = tok.pad_id if tok.pad_id is not None else tok.eos_id
-        return cls(pad=pad, eos=tok.eos_id, cls=tok.cls_id, sep=tok.sep_id, mask=tok.mask_id,
-                   sentinels=tuple(tok.sentinel_ids), sentence_ends=ends)
 
 
 def mask_tokens(ids: np.ndarray, maskable: np.ndarray, mask_id: int, vocab_size: int, rng: np.random.Generator,

@@ -26,20 +26,13 @@ from roots.common.errors import UserError, reading
 from roots.common.io import write_json
 from roots.common.records import write_run_record
 from roots.model.build import build_model
+from roots.model.io import resolve_device
 from roots.train import checkpoint as ckpt
 from roots.train.config import TrainConfig
 from roots.train.loader import RandomWindowLoader, TokenShards
 from roots.train.metrics import MetricsLog, StepMeter, plot_loss
 from roots.train.optim import build_optimizer, build_scheduler
 from roots.train.parallel import gradient_sync, init_distributed, mean_across, wrap_model
-
-
-def resolve_device(name: str) -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
 
 
 Batch = Any  # a dict of the model's keyword inputs, or an (inputs, targets) pair of CLM windows
@@ -426,8 +419,8 @@ def _tokenizer_file(data_dir: Path, meta: dict[str, Any]) -> Path | None:
 
 def _special_ids(data_dir: Path, meta: dict[str, Any]):
     """The objective's special token ids, from the shards' tokenizer folder (None when there is none)."""
+    from roots.tokenizer.special import SpecialIds
     from roots.tokenizer.tokenizer import Tokenizer
-    from roots.train.objectives import SpecialIds
 
     path = _tokenizer_file(data_dir, meta)
     return SpecialIds.from_tokenizer(Tokenizer.load(path.parent)) if path is not None else None

@@ -61,9 +61,9 @@ def _eval_texts(path: str, max_bytes: int) -> list[str]:
 
 
 def ablate(config: AblateConfig) -> int:
-    from roots.eval.lm import load_roots_model
     from roots.eval.perplexity import UNITS as PERPLEXITY_UNITS
     from roots.eval.report import write_report
+    from roots.model.io import open_run
 
     if not config.recipes:
         raise UserError("give at least one recipe (--recipes refinedweb,massivetext,roots)")
@@ -84,7 +84,7 @@ def ablate(config: AblateConfig) -> int:
         result, n_params = stages.train(base / "shards", base / "run", config.model, config.block_size,
                                         config.batch_size, config.train_steps, config.lr,
                                         eval_every=config.train_steps, seed=config.seed)
-        loaded = load_roots_model(base / "run", device="cpu")
+        loaded = open_run(base / "run", device="cpu")
         metrics = stages.perplexity_on_texts(loaded, eval_texts, stride=config.block_size // 2).to_dict()
         write_report(base / "eval", "perplexity", metrics,
                      {"model": str(loaded.checkpoint), "eval_text": config.eval, "paragraphs": len(eval_texts),
@@ -129,7 +129,7 @@ def _write_table(path: Path, rows: list[dict], config: AblateConfig, tokens: int
 
 
 def _write_report(out: Path, rows: list[dict], config: AblateConfig, tokens: int) -> Path:
-    from roots.eval.lm import load_roots_model
+    from roots.model.io import open_run
     from roots.train.metrics import read_metrics
     from roots.workflows.figures import comparison_bars, loss_curves
     from roots.workflows.inspect import draw_attention
@@ -142,7 +142,7 @@ def _write_report(out: Path, rows: list[dict], config: AblateConfig, tokens: int
     loss_png = loss_curves({r["recipe"]: read_metrics(Path(r["links"]["model"]) / "metrics.jsonl") for r in rows},
                            figures / "loss.png")
     best = min(rows, key=lambda r: r["bits_per_byte"])
-    attn_png = draw_attention(load_roots_model(best["links"]["model"], device="cpu"), PROMPT + " grew quickly.",
+    attn_png = draw_attention(open_run(best["links"]["model"], device="cpu"), PROMPT + " grew quickly.",
                               figures / "attention.png")
     funnels = []
     for r in rows:

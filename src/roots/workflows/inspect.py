@@ -22,23 +22,23 @@ class InspectAttentionConfig:
 
 
 def draw_attention(loaded, prompt: str, path: Path, max_tokens: int = 48) -> Path:
-    """Heatmaps for `prompt` under a loaded model (see roots.eval.lm.load_roots_model)."""
+    """Heatmaps for `prompt` under a loaded model (see roots.model.io.open_run)."""
     from roots.model.inspect import attention_maps
     from roots.workflows.figures import attention_grid
 
     ids = loaded.tokenizer.encode(prompt)[:max_tokens]
     if not ids:
         raise UserError("the prompt encodes to no tokens")
-    idx = torch.tensor([[loaded.tokenizer.eos_id, *ids]], device=loaded.device)  # EOS = document start
+    idx = torch.tensor([[loaded.eos_id, *ids]], device=loaded.device)  # EOS = document start
     maps = attention_maps(loaded.model, idx).float().cpu().numpy()
     tokens = ["<s>", *(loaded.tokenizer.decode([i]) for i in ids)]
     return attention_grid(maps, [t.replace("\n", "⏎") for t in tokens], path)
 
 
 def inspect_attention(config: InspectAttentionConfig) -> int:
-    from roots.eval.lm import load_roots_model
+    from roots.model.io import open_run
 
-    loaded = load_roots_model(config.model, device=config.device)
+    loaded = open_run(config.model, device=config.device)
     path = Path(config.output) if config.output else Path(config.model) / "inspect" / "attention.png"
     draw_attention(loaded, config.prompt, path, config.max_tokens)
     c = loaded.model.config
@@ -61,7 +61,7 @@ def nearest_sentences(loaded, query: str, candidates: list[str], k: int) -> list
     from roots.model.inspect import sentence_embedding
 
     def embed(text: str) -> torch.Tensor:
-        ids = [loaded.tokenizer.eos_id, *loaded.tokenizer.encode(text)][: loaded.context]
+        ids = [loaded.eos_id, *loaded.tokenizer.encode(text)][: loaded.context]
         return torch.nn.functional.normalize(
             sentence_embedding(loaded.model, torch.tensor([ids], device=loaded.device)), dim=0)
 
@@ -71,10 +71,10 @@ def nearest_sentences(loaded, query: str, candidates: list[str], k: int) -> list
 
 
 def inspect_embeddings(config: InspectEmbeddingsConfig) -> int:
-    from roots.eval.lm import load_roots_model
     from roots.model.inspect import nearest_tokens
+    from roots.model.io import open_run
 
-    loaded = load_roots_model(config.model, device=config.device)
+    loaded = open_run(config.model, device=config.device)
     ids = loaded.tokenizer.encode(config.query)
     if len(ids) == 1 and not config.candidates:
         print(f"nearest tokens to {config.query!r} (cosine of input embeddings):")

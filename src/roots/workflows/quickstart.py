@@ -153,11 +153,11 @@ def _val_documents(state: dict[str, Any], limit: int = 64) -> list[str]:
 
 
 def stage_evaluate(config: QuickstartConfig, state: dict[str, Any]) -> str:
-    from roots.eval.lm import load_roots_model
     from roots.eval.perplexity import UNITS as PERPLEXITY_UNITS
     from roots.eval.report import write_report
+    from roots.model.io import open_run
 
-    loaded = load_roots_model(state["run"], device="cpu")
+    loaded = open_run(state["run"], device="cpu")
     texts = _val_documents(state)
     metrics = stages.perplexity_on_texts(loaded, texts).to_dict()
     out = config.output / "eval"

@@ -52,7 +52,7 @@ def perplexity_on_texts(loaded, texts: list[str], stride: int | None = None):
     """Summed sliding-window perplexity over several texts (each scored as its own sequence)."""
     from roots.eval.perplexity import texts_perplexity
 
-    return texts_perplexity(loaded.logits, texts, loaded.tokenizer.encode, loaded.tokenizer.eos_id, loaded.context,
+    return texts_perplexity(loaded.logits, texts, loaded.tokenizer.encode, loaded.eos_id, loaded.context,
                             stride, device=loaded.device)
 
 
@@ -60,14 +60,14 @@ def samples(loaded, prompts: list[str], max_tokens: int, seed: int = 1337) -> li
     """(prompt, continuation) pairs sampled at temperature 0.8, top-k 50, seeded."""
     import torch
 
-    from roots.model.generate import sample
+    from roots.model.sampling import sample
 
-    tok = loaded.tokenizer
+    tok, eos = loaded.tokenizer, loaded.eos_id
     generator = torch.Generator().manual_seed(seed)
     out = []
     for prompt in prompts:
-        idx = torch.tensor([[tok.eos_id, *tok.encode(prompt)]], device=loaded.device)
-        new = [int(t) for t in sample(loaded.model, idx, max_tokens, temperature=0.8, top_k=50, eos_id=tok.eos_id,
+        idx = torch.tensor([[eos, *tok.encode(prompt)]], device=loaded.device)
+        new = [int(t) for t in sample(loaded.model, idx, max_tokens, temperature=0.8, top_k=50, eos_id=eos,
                                      generator=generator)]
-        out.append((prompt, tok.decode([t for t in new if t != tok.eos_id])))
+        out.append((prompt, tok.decode([t for t in new if t != eos])))
     return out

@@ -111,7 +111,7 @@ def test_prefix_and_prompt_change_outputs_and_keep_shapes(preset):
 
 
 def test_soft_prompt_decoder_generates_with_cache():
-    from roots.model.generate import sample
+    from roots.model.sampling import sample
 
     torch.manual_seed(0)
     model = build_model(ModelConfig.from_preset("debug")).eval()

@@ -269,10 +269,9 @@ class FinetuneRun:
                  ) -> None:
         """`metrics`: {name: fn(run)} logged at each evaluation (the command passes eval's metrics; train does
         not import eval)."""
-        from roots.model.generate import find_tokenizer
-        from roots.model.io import find_checkpoint, load_model
+        from roots.model.io import find_checkpoint, find_tokenizer, load_model, resolve_device, run_dir_of
         from roots.tokenizer.tokenizer import Tokenizer
-        from roots.train.trainer import Trainer, resolve_device
+        from roots.train.trainer import Trainer
 
         if not config.model or not config.train:
             raise UserError("--model (a pretrained run or checkpoint folder) and --train (JSONL) are required")
@@ -286,7 +285,9 @@ class FinetuneRun:
         self.arch = base.config.arch
         if config.task == "chat" and self.arch != "decoder":
             raise UserError(f"chat fine-tuning needs a decoder; {config.model} is arch {self.arch!r}")
-        self.tokenizer_path = find_tokenizer(self.checkpoint)
+        self.tokenizer_path = find_tokenizer(self.checkpoint, run_dir_of(self.checkpoint))
+        if self.tokenizer_path is None:
+            raise UserError(f"no tokenizer found for {self.checkpoint} (its run folder records none)")
         self.tok = Tokenizer.load(self.tokenizer_path)
         max_length = config.max_length or base.config.block_size
         if config.method == "prompt":  # the soft prompt takes positions of the context
@@ -374,7 +375,7 @@ class FinetuneRun:
         """Seq2seq: the generated target of each example (beam search for encoder-decoders, greedy else)."""
         from tqdm.auto import tqdm
 
-        from roots.model.generate import sample
+        from roots.model.sampling import sample
 
         self.model.eval()
         cfg, base, hyps = self.config, self.model.base, []
