@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from roots.model.layers import CausalSelfAttention, apply_rope
+from roots.model.layers import CausalSelfAttention
 
 
 @torch.no_grad()
@@ -34,13 +34,8 @@ def attention_maps(model: torch.nn.Module, idx: torch.Tensor) -> torch.Tensor:
             h.remove()
     maps = []
     for attn, (x, rope) in zip(layers, captured):
-        B, T, _ = x.shape
-        q_dim, kv_dim = attn.n_head * attn.head_dim, attn.n_kv_head * attn.head_dim
-        q, k, _ = attn.c_attn(x).split([q_dim, kv_dim, kv_dim], dim=2)
-        q = q.view(B, T, attn.n_head, attn.head_dim).transpose(1, 2)  # (B, nh, T, hd)
-        k = k.view(B, T, attn.n_kv_head, attn.head_dim).transpose(1, 2)  # (B, n_kv, T, hd)
-        if rope is not None:
-            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        T = x.size(1)
+        q, k, _ = attn.qkv(x, rope)  # the layer's own projections and rotation: (B, nh, T, hd), (B, n_kv, T, hd)
         k = k.repeat_interleave(attn.n_head // attn.n_kv_head, dim=1)  # grouped-query heads share keys
         scores = q @ k.transpose(-2, -1) / math.sqrt(attn.head_dim)  # (B, nh, T, T)
         causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()

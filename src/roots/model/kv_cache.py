@@ -43,6 +43,23 @@ class KVCache(nn.Module):
         self.v.copy_(self.v.index_select(0, order))
 
 
+class GrowingKVCache:
+    """The serving engine's cache layout: past keys/values (B, n_kv, L, hd) as given, grown by concatenation.
+
+    The engine keeps its rows right-aligned (left padding), so slots are columns, not positions: the caller
+    passes the attention mask over the columns.
+    """
+
+    def __init__(self, k: torch.Tensor | None = None, v: torch.Tensor | None = None) -> None:
+        self.k, self.v = k, v
+
+    def update(self, input_pos: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.k is not None:
+            k, v = torch.cat([self.k, k.to(self.k.dtype)], dim=2), torch.cat([self.v, v.to(self.v.dtype)], dim=2)
+        self.k, self.v = k, v
+        return k, v
+
+
 def new_caches(n_layer: int, batch: int, n_kv_head: int, max_len: int, head_dim: int,
                device: torch.device | str, dtype: torch.dtype) -> list[KVCache]:
     return [KVCache(batch, n_kv_head, max_len, head_dim, device, dtype) for _ in range(n_layer)]

@@ -68,56 +68,22 @@ class HFCausalLM:
 
 
 class RootsCausalLM:
-    """A roots `TransformerModel` run with per-row positions and a padding mask.
-
-    The model's own forward shares one position offset across the batch (one KV cache position for all
-    rows); continuous batching needs rows of different lengths, so this runs the same modules (embeddings,
-    blocks, norms, lm_head) with per-row positions and an explicit attention mask.
-    """
+    """A roots `TransformerModel` behind the engine's interface: its own forward pass with per-row positions,
+    an explicit mask over the engine's left-padded columns, and the engine's cache (`GrowingKVCache`)."""
 
     def __init__(self, model: torch.nn.Module):
         self.model = model.eval()
-        config = model.config
-        self.config = config
-        self.vocab_size = config.vocab_size
-        self.max_seq_len = config.block_size
+        self.config = model.config
+        self.vocab_size = self.config.vocab_size
+        self.max_seq_len = self.config.block_size
         self.device = model.transformer.wte.weight.device
 
-    def _inputs(self, input_ids: torch.Tensor, position_ids: torch.Tensor):
-        model, kind = self.model, self.config.positions
-        x = model.transformer.wte(input_ids)  # (B, T, C)
-        rope = None
-        if kind == "learned":
-            x = x + model.transformer.wpe(position_ids)
-        elif kind == "sinusoidal":
-            x = x + model.pos_table[position_ids].to(x.dtype)
-        else:  # (B, 1, T, hd): broadcast over heads
-            rope = (model.rope_cos[position_ids][:, None], model.rope_sin[position_ids][:, None])
-        return x, rope
-
-    def _attend(self, attn: torch.nn.Module, x: torch.Tensor, rope, past, mask: torch.Tensor):
-        from roots.model.layers import apply_rope
-
-        B, T, C = x.shape
-        q_dim, kv_dim = attn.n_head * attn.head_dim, attn.n_kv_head * attn.head_dim
-        q, k, v = attn.c_attn(x).split([q_dim, kv_dim, kv_dim], dim=2)
-        q = q.view(B, T, attn.n_head, attn.head_dim).transpose(1, 2)  # (B, nh, T, hd)
-        k = k.view(B, T, attn.n_kv_head, attn.head_dim).transpose(1, 2)  # (B, n_kv, T, hd)
-        v = v.view(B, T, attn.n_kv_head, attn.head_dim).transpose(1, 2)
-        if rope is not None:
-            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-        if past is not None:
-            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, n_kv, L + T, hd)
-        y = torch.nn.functional.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, enable_gqa=attn.n_kv_head != attn.n_head)  # (B, nh, T, hd)
-        return attn.c_proj(y.transpose(1, 2).reshape(B, T, C)), (k, v)
-
     @staticmethod
-    def _mask(attention_mask: torch.Tensor, T: int) -> torch.Tensor | None:
+    def _mask(attention_mask: torch.Tensor, T: int) -> torch.Tensor:
         """(B, 1, T, L + T) bool: causal over the columns, minus padding; padded queries see themselves."""
         width = attention_mask.shape[1]
-        if T == 1:  # decode: the one query sees every real column; no mask at all without padding
-            return None if bool(attention_mask.all()) else attention_mask[:, None, None, :].bool()
+        if T == 1:  # decode: the one query sees every real column
+            return attention_mask[:, None, None, :].bool()
         L = width - T
         causal = torch.ones(T, width, dtype=torch.bool, device=attention_mask.device).tril(diagonal=L)
         mask = causal[None] & attention_mask[:, None, :].bool()  # (B, T, L + T)
@@ -125,29 +91,21 @@ class RootsCausalLM:
         mask[:, diagonal, L + diagonal] = True  # a padded query attending nowhere would give NaN
         return mask[:, None]
 
-    def _hidden(self, input_ids, attention_mask, position_ids, past):
-        x, rope = self._inputs(input_ids, position_ids)
-        mask = self._mask(attention_mask, input_ids.shape[1])
-        kv = []
-        for i, block in enumerate(self.model.transformer.h):
-            a, layer_kv = self._attend(block.attn, block.ln_1(x), rope, past[i] if past else None, mask)
-            x = x + a
-            x = x + block.mlp(block.ln_2(x))
-            kv.append(layer_kv)
-        return self.model.transformer.ln_f(x), kv
-
     @torch.inference_mode()
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
                 past: KV | None, all_logits: bool) -> tuple[torch.Tensor, KV]:
-        x, kv = self._hidden(input_ids, attention_mask, position_ids, past)
-        if not all_logits:
-            x = x[:, -1:]
-        return self.model.lm_head(x).float(), kv
+        from roots.model.kv_cache import GrowingKVCache
+
+        caches = [GrowingKVCache(*(past[i] if past else (None, None))) for i in range(self.config.n_layer)]
+        logits = self.model(input_ids, position_ids, caches, self._mask(attention_mask, input_ids.shape[1]),
+                            logits_to_keep=0 if all_logits else 1)
+        return logits.float(), [(c.k, c.v) for c in caches]
 
     @torch.inference_mode()
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-        hidden, _ = self._hidden(input_ids, attention_mask, position_ids, None)
+        hidden = self.model.features(input_ids, position_ids, attn_mask=self._mask(attention_mask,
+                                                                                   input_ids.shape[1]))
         weights = attention_mask[..., None].to(hidden.dtype)
         return ((hidden * weights).sum(1) / weights.sum(1).clamp(min=1)).float()
 

@@ -32,7 +32,7 @@ def generate_ids(run, ids: list[int], config: GenerateConfig) -> list[list[int]]
     generator = torch.Generator(run.device).manual_seed(config.seed)
     idx = torch.tensor([ids] * config.num_samples, device=run.device)
     if run.config.arch == "encoder-decoder":
-        start = run.special.bos if run.special.bos is not None else run.eos_id
+        start = run.special.pad  # the decoder start token (what export announces as decoder_start_token_id)
         return run.model.generate(idx, start_id=start, eos_id=run.eos_id, max_new_tokens=config.max_new_tokens,
                                   temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
                                   generator=generator)
