@@ -34,7 +34,6 @@ from roots.train.metrics import MetricsLog, StepMeter, plot_loss
 from roots.train.optim import build_optimizer, build_scheduler
 from roots.train.parallel import gradient_sync, init_distributed, mean_across, wrap_model
 
-
 Batch = Any  # a dict of the model's keyword inputs, or an (inputs, targets) pair of CLM windows
 LossFn = Callable[[torch.nn.Module, Batch], torch.Tensor]
 MetricFn = Callable[[torch.nn.Module], Any]  # the plain model in eval mode -> a number or a dict of numbers
