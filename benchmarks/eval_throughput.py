@@ -43,7 +43,7 @@ def main() -> int:
     from roots.export.hf import ExportConfig, run_export
     from roots.model.config import ModelConfig
     from roots.model.gpt import TransformerModel
-    from roots.model.io import open_run
+    from roots.model.io import open_run, save_model
     from roots.tokenizer.tokenizer import Tokenizer
 
     if args.threads:
@@ -61,7 +61,7 @@ def main() -> int:
         tok = Tokenizer.train([valid], kind="bpe", vocab_size=8192)
         torch.manual_seed(0)
         config = ModelConfig.from_preset(args.preset, vocab_size=tok.vocab_size, block_size=args.context + 1)
-        TransformerModel(config).save(work / "ckpt")
+        save_model(TransformerModel(config), work / "ckpt")
         tok.save(work / "ckpt" / "tokenizer")
         run_export(ExportConfig(model=str(work / "ckpt"), output=str(work / "hf")))
 

@@ -88,12 +88,13 @@ def test_decoder_generate_server_and_hf_agree(tmp_path, tok_dir, preset, overrid
     assert first == (PROMPTS[0] + expected).splitlines()[0]
 
 
-def test_encoder_decoder_generate_and_hf_agree(tmp_path, tok_dir):
+def test_encoder_decoder_generate_server_and_hf_agree(tmp_path, tok_dir):
     checkpoint, hf_dir, tok = _exported(tmp_path, tok_dir, "debug-bart")
     hf = transformers.AutoModelForSeq2SeqLM.from_pretrained(str(hf_dir)).eval()
     run = open_run(checkpoint, device="cpu")
     total = 0
-    for prompt in PROMPTS:
+    served = _served(checkpoint, [tok.encode(p) for p in PROMPTS])
+    for prompt, from_server in zip(PROMPTS, served):
         ids = tok.encode(prompt)
         ours = generate_ids(run, ids, GenerateConfig(temperature=0.0, max_new_tokens=N))[0]
         with torch.no_grad():
@@ -102,6 +103,7 @@ def test_encoder_decoder_generate_and_hf_agree(tmp_path, tok_dir):
         theirs = out[1:]  # after the decoder start token, up to (excluding) EOS, as roots returns it
         theirs = theirs[: theirs.index(tok.eos_id)] if tok.eos_id in theirs else theirs
         assert ours == theirs
+        assert from_server == theirs + [tok.eos_id] * (len(from_server) > len(theirs))  # the stop token ends it
         total += len(ours)
     assert total >= N
     assert main(["generate", "--model", str(checkpoint), "--prompt", PROMPTS[0], "--temperature", "0",

@@ -73,9 +73,11 @@ class Seq2SeqModel(nn.Module):
         if config.tie_embeddings:
             self.lm_head.weight = self.transformer.wte.weight
 
-    def encode(self, idx: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Encoder output (B, S', C) for source ids idx (B, S); S' = S + soft-prompt length (if any)."""
-        x, n_prompt = self.transformer.emb(self.transformer.wte(idx))
+    def encode(self, idx: torch.Tensor, key_mask: torch.Tensor | None = None,
+               input_pos: torch.Tensor | None = None) -> torch.Tensor:
+        """Encoder output (B, S', C) for source ids idx (B, S); S' = S + soft-prompt length (if any, and only
+        without input_pos: per-row positions (B, S) of left-padded sources)."""
+        x, n_prompt = self.transformer.emb(self.transformer.wte(idx), input_pos=input_pos)
         key_mask = pad_mask(key_mask, n_prompt)
         for block in self.transformer.h:
             x = block(x, key_mask)
@@ -87,13 +89,17 @@ class Seq2SeqModel(nn.Module):
 
     def decode(self, dec_idx: torch.Tensor, memories: list[tuple[torch.Tensor, torch.Tensor]],
                enc_mask: torch.Tensor | None = None, kv_cache: list[KVCache] | None = None,
-               input_pos: torch.Tensor | None = None, logits_to_keep: int = 0) -> torch.Tensor:
+               input_pos: torch.Tensor | None = None, logits_to_keep: int = 0,
+               attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, T, vocab) of the decoder inputs dec_idx (B, T). With a cache (`new_kv_cache`), dec_idx
-        holds the new tokens only, at input_pos ((T,) or (B, T) per row), as in TransformerModel.forward."""
+        holds the new tokens only, at input_pos ((T,) or (B, T) per row), as in TransformerModel.forward;
+        attn_mask (bool, broadcast to (B, 1, T, S)) replaces the causal mask over the cache."""
         if kv_cache is not None and input_pos is None:
             raise ValueError("a KV cache needs input_pos: the positions of the new tokens")
         x, _ = self.decoder.emb(self.transformer.wte(dec_idx), input_pos=input_pos)
-        mask = causal_mask(input_pos, kv_cache[0].max_len) if kv_cache is not None else None
+        mask = attn_mask
+        if mask is None and kv_cache is not None:
+            mask = causal_mask(input_pos, kv_cache[0].max_len)
         for i, block in enumerate(self.decoder.h):
             x = block(x, memories[i], enc_mask, kv_cache[i] if kv_cache is not None else None, input_pos, mask)
         x = self.decoder.ln_f(x)

@@ -4,8 +4,9 @@ The engine owns the batch's KV cache as plain tensors, one `(K, V)` pair per lay
 `(B, n_kv_head, L, head_dim)`, left-padded so that every row ends at column L. A backend runs one forward
 pass over new tokens given that cache, an attention mask over all L + T columns and per-row positions,
 and returns the logits and the grown cache. Anything that attends over a KV cache fits: Hugging Face
-causal LMs (what `roots export` writes) and roots checkpoints today; encoder-decoders fit by keeping the
-encoder output per row next to the cache and passing it to `forward`.
+causal LMs (what `roots export` writes) and roots checkpoints, decoders and encoder-decoders (the encoder
+output kept per row next to the cache, see `RootsSeq2SeqLM`). The roots backends run the model's own
+forward pass: no model code here.
 """
 
 from __future__ import annotations
@@ -110,6 +111,71 @@ class RootsCausalLM:
         return ((hidden * weights).sum(1) / weights.sum(1).clamp(min=1)).float()
 
 
+class RootsSeq2SeqLM:
+    """A roots encoder-decoder behind the same interface: the prompt is the source; the output is decoded
+    after the decoder start token through the model's own `encode` / `decode` and the engine's cache.
+
+    The engine's columns hold, per row, the source and then the generated tokens. Its cache list holds, per
+    decoder layer, the self-attention keys/values (at the generated tokens' columns), then per layer the
+    cross-attention keys/values of the encoder output (at the source columns), then one marker pair
+    (B, 1, L, 1): 1 at source columns, 2 at the last one (which also holds the start token's self-attention
+    keys/values), 0 elsewhere. Padding and eviction act on every pair alike, so rows stay consistent.
+    """
+
+    def __init__(self, model: torch.nn.Module, start_id: int):
+        self.model = model.eval()
+        self.config = model.config
+        self.vocab_size = self.config.vocab_size
+        self.max_seq_len = self.config.block_size
+        self.device = model.lm_head.weight.device
+        self.start_id = start_id
+
+    @torch.inference_mode()
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                past: KV | None, all_logits: bool) -> tuple[torch.Tensor, KV]:
+        from roots.model.kv_cache import GrowingKVCache
+
+        m, n = self.model, self.config.n_decoder_layer
+        B = input_ids.shape[0]
+        if past is None:  # prefill: encode the (left-padded) sources, then feed the decoder start token
+            enc = m.encode(input_ids, attention_mask, input_pos=(attention_mask.cumsum(-1) - 1).clamp(min=0))
+            memories = m.memories(enc)  # [(B, nh, W, hd)] per layer
+            marker = attention_mask.to(enc.dtype).clone()
+            marker[:, -1] = 2.0
+            caches = [GrowingKVCache() for _ in range(n)]
+            dec_ids = torch.full((B, 1), self.start_id, dtype=torch.long, device=input_ids.device)
+            logits = m.decode(dec_ids, memories, attention_mask, caches,
+                              torch.zeros_like(dec_ids), attn_mask=dec_ids.new_ones(B, 1, 1, 1, dtype=torch.bool))
+            W = input_ids.shape[1]
+            selfs = []
+            for c in caches:  # the start token's keys/values sit at the last source column
+                k, v = c.k.new_zeros(*c.k.shape[:2], W, c.k.shape[3]), c.v.new_zeros(*c.v.shape[:2], W, c.v.shape[3])
+                k[:, :, -1:], v[:, :, -1:] = c.k, c.v
+                selfs.append((k, v))
+            kv = [*selfs, *memories, (marker[:, None, :, None], marker[:, None, :, None])]
+            return logits.float(), kv
+        L = past[0][0].shape[2]
+        marker = past[-1][0][:, 0, :, 0]  # (B, L)
+        source = marker >= 1
+        own = (marker == 2) | ((marker == 0) & attention_mask[:, :L].bool())  # the decoder's own columns
+        dec_pos = position_ids - source.sum(-1, keepdim=True) + 1  # (B, 1)
+        caches = [GrowingKVCache(*past[i]) for i in range(n)]
+        mask = torch.cat([own, own.new_ones(B, 1)], dim=-1)[:, None, None, :]  # (B, 1, 1, L + 1)
+        memories = [(k, v) for k, v in past[n : 2 * n]]
+        logits = m.decode(input_ids, memories, source, caches, dec_pos, attn_mask=mask)
+        grow = lambda t: torch.cat([t, t.new_zeros(*t.shape[:2], 1, t.shape[3])], dim=2)  # noqa: E731
+        kv = [(c.k, c.v) for c in caches] + [(grow(k), grow(v)) for k, v in memories]
+        kv.append((grow(past[-1][0]), grow(past[-1][1])))
+        return logits.float(), kv
+
+    @torch.inference_mode()
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The mean-pooled encoder output."""
+        hidden = self.model.encode(input_ids, attention_mask, (attention_mask.cumsum(-1) - 1).clamp(min=0))
+        weights = attention_mask[..., None].to(hidden.dtype)
+        return ((hidden * weights).sum(1) / weights.sum(1).clamp(min=1)).float()
+
+
 @dataclass
 class TextCodec:
     """Text <-> token ids, the special tokens that end generation, and the chat template."""
@@ -189,7 +255,14 @@ def load_roots_checkpoint(path: str | Path, device: str = "cpu", dtype: str = "f
     eos_id = run.eos_id
     eos_token = tokenizer.id_to_token(eos_id) if eos_id is not None else ""
     codec = TextCodec(tokenizer, () if eos_id is None else (eos_id,), eos_token or "", "", None)
-    return LoadedModel(Path(path).resolve().name, RootsCausalLM(run.model), codec)
+    if run.config.arch == "encoder":
+        raise UserError(f"{path} is an encoder (arch encoder): it does not generate text; serve a decoder or an "
+                        f"encoder-decoder")
+    if run.config.arch == "encoder-decoder":
+        backend = RootsSeq2SeqLM(run.model, run.special.pad)  # the decoder start token, as export announces it
+    else:
+        backend = RootsCausalLM(run.model)
+    return LoadedModel(Path(path).resolve().name, backend, codec)
 
 
 def load_served_model(path: str | Path, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
