@@ -23,7 +23,7 @@ import numpy as np
 from roots.common.errors import UserError
 from roots.common.io import atomic_write, open_text, read_json, write_json
 from roots.common.records import artifact_meta, write_run_record
-from roots.data.filters.roots_text import lm_tokens, normalize_for_lm
+from roots.data.filters.roots_text import lm_tokens, normalize_for_lm, normalize_for_pieces
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 FORMAT, FORMAT_VERSION = "roots.ngram_lm", 1
@@ -300,19 +300,95 @@ def document_perplexity(score: Callable[[list[str]], float], text: str, lang: st
     return 10.0 ** (-total_logp / total_len) if total_len else math.inf
 
 
-def load_scorer(path: str | Path, backend: str = "auto") -> NgramLM | KenLMScorer:
-    """A perplexity scorer for an LM artifact: KenLM when importable ("auto"), else roots' own."""
+class PieceScorer:
+    """BigScience's perplexity over SentencePiece pieces, so its published cutoffs (RECIPES.md §3.3) apply.
+
+    As the ROOTS filters scored with the edugp/kenlm Wikipedia models: `normalize_for_pieces` (case kept;
+    newlines removed as non-printing, so a document is one line), SentencePiece pieces joined by spaces,
+    each line scored with <s> ... </s> by the n-gram model, length = pieces + 1,
+    ppl = 10^(-sum log10 p / sum length).
+    """
+
+    def __init__(self, sp_model: str | Path, lm: NgramLM | KenLMScorer, lowercase: bool = False):
+        try:
+            import sentencepiece
+        except ImportError as e:
+            raise UserError("SentencePiece LMs need the `sentencepiece` package: pip install 'roots[curate]'") from e
+        self.sp = sentencepiece.SentencePieceProcessor(model_file=str(sp_model))
+        self.lm, self.lowercase = lm, lowercase
+
+    def pieces(self, text: str) -> str:
+        return " ".join(self.sp.encode_as_pieces(normalize_for_pieces(text, self.lowercase)))
+
+    def document_perplexity(self, text: str) -> float:
+        total_logp, total_len = 0.0, 0
+        for line in self.pieces(text).split("\n"):
+            words = line.split()
+            total_logp += self.lm.score(words)
+            total_len += len(words) + 1
+        return 10.0 ** (-total_logp / total_len)
+
+
+def _is_arpa(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if path.name.endswith((".gz", ".zst")):
+        return True  # compressed text: only ARPA is stored that way
+    return b"\\data\\" in head
+
+
+def resolve_lm(model: str | Path, lang: str | None = None, sp_model: str | Path | None = None
+               ) -> tuple[Path, Path | None]:
+    """(n-gram model file, SentencePiece model or None) of `model`: a `roots lm train` folder, a folder in
+    the edugp/kenlm layout (BigScience's models: {lang}.arpa.bin or {lang}.arpa + {lang}.sp.model), or a
+    model file (.arpa, KenLM binary) with `sp_model` given separately."""
+    path = Path(model)
+    sp = Path(sp_model) if sp_model else None
+    if path.is_dir() and (path / "meta.json").is_file():
+        meta = read_json(path / "meta.json")
+        if meta.get("sp_model") and sp is None:
+            sp = path / meta["sp_model"]
+        path = arpa_path(path)
+    elif path.is_dir():
+        lang = lang or "LANG"
+        names = [f"{lang}.arpa.bin", f"{lang}.arpa", f"{lang}.binary"]
+        found = [path / n for n in names if (path / n).is_file()]
+        if not found or (sp is None and not (path / f"{lang}.sp.model").is_file()):
+            raise UserError(f"{path}: no roots LM (meta.json) and no {lang}.arpa.bin / {lang}.arpa + "
+                            f"{lang}.sp.model (the edugp/kenlm layout of BigScience's models)")
+        path, sp = found[0], sp or path / f"{lang}.sp.model"
+    if not path.is_file():
+        raise UserError(f"n-gram LM not found: {path}")
+    if sp is not None and not sp.is_file():
+        raise UserError(f"SentencePiece model not found: {sp}")
+    return path, sp
+
+
+def load_scorer(path: str | Path, backend: str = "auto", lang: str | None = None,
+                sp_model: str | Path | None = None) -> NgramLM | KenLMScorer | PieceScorer:
+    """A perplexity scorer: KenLM when importable ("auto"), else roots' own ARPA reader; over SentencePiece
+    pieces (BigScience's scoring) when the model comes with a SentencePiece model."""
     if backend not in ("auto", "roots", "kenlm"):
         raise UserError(f"LM backend must be auto, roots or kenlm, got {backend!r}")
+    lm_file, sp = resolve_lm(path, lang, sp_model)
+    word_lang = model_lang(path) if Path(path).is_dir() else None
+    use_kenlm = False
     if backend != "roots":
         try:
             import kenlm  # noqa: F401
+            use_kenlm = True
         except ImportError as e:
             if backend == "kenlm":
                 raise UserError("backend kenlm needs the `kenlm` package (pip install kenlm)") from e
-        else:
-            return KenLMScorer(arpa_path(path), model_lang(path))
-    return NgramLM.load(path)
+    if use_kenlm:
+        lm: NgramLM | KenLMScorer = KenLMScorer(lm_file, word_lang)
+    elif not _is_arpa(lm_file):
+        raise UserError(f"{lm_file} is a KenLM binary: scoring it needs the `kenlm` package (pip install kenlm), "
+                        "or give the ARPA file it was built from (roots reads ARPA itself)")
+    else:
+        lm = NgramLM.from_arpa(lm_file)
+        lm.lang = word_lang
+    return PieceScorer(sp, lm) if sp is not None else lm
 
 
 # ------------------------------------------------------------------------------------------- CLI
@@ -328,6 +404,9 @@ class LMTrainConfig:
     lang: str | None = field(default=None, metadata={
         "help": "language of the text: picks the word splitter (zh, ja segmented; others by spaces), "
                 "the same one the filters use; recorded in meta.json and used when scoring"})
+    sentencepiece_vocab: int = field(default=0, metadata={
+        "help": "> 0: train a SentencePiece (unigram) model of this many pieces on the text and the n-gram "
+                "LM over its pieces, as BigScience's edugp/kenlm models are (0: a word-level LM)"})
 
 
 def _input_lines(path: Path) -> Iterator[str]:
@@ -344,6 +423,36 @@ def _input_lines(path: Path) -> Iterator[str]:
             yield line.rstrip("\n")
 
 
+SP_MODEL = "model.sp.model"
+
+
+def _train_sentencepiece(src: Path, out: Path, config: LMTrainConfig) -> PieceScorer:
+    """A SentencePiece unigram model of the normalized reference text (as edugp's), saved as model.sp.model."""
+    import io
+
+    try:
+        import sentencepiece
+    except ImportError as e:
+        raise UserError("--sentencepiece-vocab needs the `sentencepiece` package: pip install 'roots[curate]'") from e
+
+    def lines() -> Iterator[str]:
+        for i, line in enumerate(_input_lines(src)):
+            if config.max_lines is not None and i >= config.max_lines:
+                return
+            if text := normalize_for_pieces(line):
+                yield text
+
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=lines(), model_writer=model, vocab_size=config.sentencepiece_vocab,
+        model_type="unigram", hard_vocab_limit=False, character_coverage=0.9995, minloglevel=2)
+    with atomic_write(out / SP_MODEL, "wb") as f:
+        f.write(model.getvalue())
+    print(f"lm train: SentencePiece model ({config.sentencepiece_vocab} pieces at most) -> {out / SP_MODEL}",
+          file=sys.stderr)
+    return PieceScorer(out / SP_MODEL, lm=None)  # type: ignore[arg-type] (used for its pieces only)
+
+
 def train(config: LMTrainConfig) -> int:
     """`roots lm train`: estimate a modified Kneser-Ney n-gram LM and write it as an ARPA artifact."""
     from tqdm import tqdm
@@ -352,6 +461,7 @@ def train(config: LMTrainConfig) -> int:
         raise UserError(f"--order must be between 2 and 6, got {config.order}")
     src, out = Path(config.input), Path(config.output)
     stats = Counter()
+    pieces = _train_sentencepiece(src, out, config) if config.sentencepiece_vocab > 0 else None
 
     def sentences() -> Iterator[list[str]]:
         lines = tqdm(_input_lines(src), desc="lm train: reading", unit=" lines", file=sys.stderr,
@@ -360,7 +470,7 @@ def train(config: LMTrainConfig) -> int:
             if config.max_lines is not None and i >= config.max_lines:
                 break
             stats["lines"] += 1
-            words = sentence_tokens(line, config.lang)
+            words = pieces.pieces(line).split() if pieces else sentence_tokens(line, config.lang)
             if words:
                 stats["sentences"] += 1
                 stats["tokens"] += len(words)
@@ -370,8 +480,10 @@ def train(config: LMTrainConfig) -> int:
     model.write_arpa(out / "model.arpa")
     write_json(out / "meta.json", artifact_meta(
         FORMAT, FORMAT_VERSION, file="model.arpa", order=config.order,
-        smoothing="interpolated modified Kneser-Ney", normalization="roots_text.normalize_for_lm + lm_tokens",
-        lang=config.lang,
+        smoothing="interpolated modified Kneser-Ney",
+        normalization=("roots_text.normalize_for_pieces + SentencePiece pieces" if pieces
+                       else "roots_text.normalize_for_lm + lm_tokens"),
+        lang=config.lang, sp_model=SP_MODEL if pieces else None,
         source=str(src), ngram_counts=model.ngram_counts, discounts=model.discounts, **stats))
     write_run_record(out, "lm_train", config)
     print(f"wrote a {config.order}-gram LM ({stats['tokens']:,} tokens, "

@@ -328,7 +328,13 @@ class RootsPerplexity(Filter):
     cannot run: the recipe fails before any work, or, marked `optional: true` (the roots recipe), the step
     is flagged NOT APPLIED in stats.json, run.json, the report and the CLI summary.
     `backend: auto` scores with KenLM when the `kenlm` module is importable (same ARPA file, same
-    numbers to float32 precision), else with roots' own scorer.
+    numbers to float32 precision), else with roots' own scorer (ARPA files; a KenLM binary needs kenlm).
+
+    BigScience's own models load as they are: `model` a folder in the edugp/kenlm layout ({lang}.arpa.bin
+    or {lang}.arpa + {lang}.sp.model), or a model file with `sp_model`, or a `roots lm train
+    --sentencepiece-vocab N` folder; documents are then scored over SentencePiece pieces as BigScience did
+    (roots.data.lm.PieceScorer), so the published cutoffs of §3.3 apply. A word-level roots LM scores
+    normalized words instead, and its perplexities are not on the published scale.
     """
 
     name = "roots_perplexity"
@@ -336,9 +342,11 @@ class RootsPerplexity(Filter):
     model: str | None = None  # "{lang}" in the path is replaced by the step's language (lms/{lang})
     max_perplexity: float | None = None
     backend: Literal["auto", "roots", "kenlm"] = "auto"
+    sp_model: str | None = None  # a SentencePiece model for `model` (found by itself in the edugp layout)
 
     def __post_init__(self) -> None:
         self.max_perplexity = _or(self.max_perplexity, roots_params(self.lang).perplexity_max)
+        _check_exists(self.sp_model, "roots_perplexity.sp_model")
         if self.model is not None and "{lang}" in self.model:
             self.model = self.model.replace("{lang}", self.lang)
             if not Path(self.model).exists():  # no LM for this language: no check, as upstream
@@ -361,7 +369,7 @@ class RootsPerplexity(Filter):
             return
         from roots.data.lm import load_scorer
 
-        self._lm = load_scorer(self.model, self.backend)
+        self._lm = load_scorer(self.model, self.backend, lang=self.lang, sp_model=self.sp_model)
 
     def filter(self, doc: Document) -> str | None:
         if not self._ready:

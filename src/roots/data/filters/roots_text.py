@@ -128,6 +128,19 @@ def normalize_for_lm(line: str) -> str:
     return DIGITS.sub("0", line.lower()).translate(_PUNCT_TABLE)
 
 
+def normalize_for_pieces(text: str, lowercase: bool = False) -> str:
+    """BigScience's normalization before SentencePiece + KenLM scoring (ac_dc filtering.py, the ROOTS
+    filters): non-printing characters removed first (so newlines vanish and lines join), strip, case kept
+    (`lowercase` for the older OSCAR variant), uniform whitespace, digits -> 0, unicode punctuation -> ASCII.
+    """
+    text = NON_PRINTING.sub("", text).strip()
+    if not text:
+        return text
+    if lowercase:
+        text = text.lower()
+    return DIGITS.sub("0", uniform_whitespace(text)).translate(_PUNCT_TABLE)
+
+
 _LM_TOKEN = re.compile(r"\w+|[^\w\s]+")
 
 
