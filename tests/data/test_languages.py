@@ -99,3 +99,26 @@ def test_roots_lang_auto_on_the_shared_crawl(shared_data, tmp_path):
     assert sum(r["identified"] for r in by_lang.values()) == stats["steps"][1]["docs_in"]
     assert sum(r["kept"] for r in by_lang.values()) == stats["output"]["docs"]
     print(by_lang)
+
+
+def test_lang_auto_with_one_perplexity_model_per_language(tmp_path):
+    """`model: lms/{lang}`: each document is scored by its language's LM; a language without one is not."""
+    corpus = tmp_path / "zh.txt"
+    corpus.write_text((ZH + "\n") * 3, encoding="utf-8")
+    assert main(["lm", "train", "--input", str(corpus), "--output", str(tmp_path / "lms" / "zh"), "--order", "3",
+                 "--lang", "zh"]) == 0
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "zh", "text": ZH}, ensure_ascii=False) + "\n"
+                   + json.dumps({"id": "en", "text": EN}) + "\n", encoding="utf-8")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: ppl\nsteps:\n  - langid: {}\n  - roots_perplexity: {lang: en, model: '"
+                      + str(tmp_path / "lms" / "{lang}") + "', optional: true}\n")
+    out = tmp_path / "out"
+    assert main(["curate", "--recipe", str(recipe), "--input", str(src), "--output", str(out), "--lang", "auto",
+                 "--workers", "2"]) == 0
+    from roots.data.corpus import iter_corpus
+
+    docs = {d.id: d for d in iter_corpus(out)}
+    assert set(docs) == {"zh", "en"}
+    assert docs["zh"].metadata["perplexity"] < 10 and "perplexity" not in docs["en"].metadata
+    assert not read_json(out / "stats.json")["steps"][1].get("not_applied")

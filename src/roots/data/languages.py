@@ -64,6 +64,8 @@ class PerLanguage(Step):
         return step
 
     def missing_inputs(self) -> str | None:
+        if any(isinstance(v, str) and "{lang}" in v for v in self.params.values()):
+            return None  # one input per language (lms/{lang}): a language without one is not checked
         return self._build(UNKNOWN).missing_inputs()
 
     def lists(self) -> list[str]:
