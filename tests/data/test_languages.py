@@ -122,3 +122,13 @@ def test_lang_auto_with_one_perplexity_model_per_language(tmp_path):
     assert set(docs) == {"zh", "en"}
     assert docs["zh"].metadata["perplexity"] < 10 and "perplexity" not in docs["en"].metadata
     assert not read_json(out / "stats.json")["steps"][1].get("not_applied")
+
+
+def test_lang_codes_are_checked_against_the_langid_model():
+    from roots.common.errors import UserError
+
+    with pytest.raises(UserError, match="not a language code langid knows"):
+        load_recipe("roots").for_language("xx")
+    recipe = load_recipe("roots")
+    recipe.steps = [(n, {**p, "model": "glotlid.bin"} if n == "langid" else p) for n, p in recipe.steps]
+    assert dict(recipe.for_language("kbd").steps)["langid"]["languages"] == ["kbd"]  # GlotLID knows Kabardian

@@ -87,7 +87,8 @@ def for_language(steps: list[tuple[str, dict[str, Any]]], lang: str) -> list[tup
     roots = _is_roots_recipe(steps)
     out = [(name, dict(params)) for name, params in steps]
     if lang != AUTO:
-        if lang not in LID176_LANGUAGES and any(name == "langid" for name, _ in out):
+        bundled_lid = any(name == "langid" and not params.get("model") for name, params in out)
+        if lang not in LID176_LANGUAGES and bundled_lid:  # another model's labels are checked at setup
             raise UserError(f"--lang {lang!r}: not a language code langid knows (ISO 639-1 where one exists, "
                             "e.g. zh, fr, ur), or `auto`")
         for name, params in out:
