@@ -61,3 +61,14 @@ def test_weight_decay_groups():
                                       ("adagrad", torch.optim.Adagrad)])
 def test_optimizers(name, cls):
     assert isinstance(build_optimizer(TransformerModel.from_preset("debug"), OptimConfig(name=name), "cpu"), cls)
+
+
+def test_adamw_is_fused_on_cpu_where_torch_supports_it():
+    model = TransformerModel.from_preset("debug", vocab_size=64)
+    opt = build_optimizer(model, OptimConfig(), "cpu")
+    try:
+        torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], fused=True)
+    except (RuntimeError, ValueError):
+        assert not opt.defaults.get("fused")
+    else:
+        assert opt.defaults["fused"] is True

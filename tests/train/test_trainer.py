@@ -37,6 +37,8 @@ def test_run_folder_and_loss_goes_down(shards, tmp_path, tiny_config):
     assert (run / "checkpoints" / "best" / "model.safetensors").exists()
     losses = _losses(run)
     assert losses[40] < losses[1] - 0.5
+    mfus = [r["mfu"] for r in read_metrics(run / "metrics.jsonl") if "mfu" in r]
+    assert len(mfus) == 40 and all(0 < m <= 1 for m in mfus)  # measured over training steps alone
     mode = 0o666 & ~current_umask()  # what open(path, "w") gives: others can read a model when umask lets them
     for path in run.rglob("*"):
         if path.is_file() and not path.is_symlink():
