@@ -126,7 +126,7 @@ def open_binary(path: str | os.PathLike) -> IO[bytes]:
     if path.endswith(".zst"):
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(open_raw(path), closefd=True)
+        return zstandard.ZstdDecompressor().stream_reader(open_raw(path), read_across_frames=True, closefd=True)
     return open_raw(path)
 
 

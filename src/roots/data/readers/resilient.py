@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from roots.common.io import open_raw
+
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _ZSTD_SKIPPABLE = re.compile(rb"[\x50-\x5f]\x2a\x4d\x18")  # zstd skippable frames (pzstd, seekable zstd)
@@ -61,7 +63,7 @@ def _errors(kind: str) -> tuple[type[Exception], ...]:
 def pieces(path: str | Path, skipped: Counter) -> Iterator[bytes | None]:
     """Decompressed bytes of `path` in pieces: `None` where bytes were lost, `b""` at each member end."""
     kind = codec(path)
-    with open(path, "rb") as f:
+    with open_raw(path) as f:  # a local file or a URL, seekable (resynchronisation seeks)
         if kind is None:
             while chunk := f.read(_READ):
                 yield chunk
@@ -160,18 +162,21 @@ def _members(f: Any, kind: str, skipped: Counter) -> Iterator[bytes | None]:
 def lines(path: str | Path, skipped: Counter) -> Iterator[bytes]:
     """Complete lines (without the newline) of a possibly compressed file; a line cut by lost bytes is
     dropped (the loss is already counted by `pieces`)."""
-    tail = b""
+    tail: list[bytes] = []  # the unfinished line, in pieces (a long line costs linear time)
     for piece in pieces(path, skipped):
         if piece is None:
-            tail = b""
+            tail = []
             continue
-        if not piece:
+        if b"\n" not in piece:
+            if piece:
+                tail.append(piece)
             continue
-        parts = (tail + piece).split(b"\n")
-        tail = parts.pop()
+        parts = piece.split(b"\n")
+        parts[0] = b"".join([*tail, parts[0]])
+        tail = [parts.pop()]
         yield from parts
-    if tail:
-        yield tail
+    if any(tail):
+        yield b"".join(tail)
 
 
 def warc_records(path: str | Path, skipped: Counter) -> Iterator[bytes]:
