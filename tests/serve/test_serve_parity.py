@@ -108,3 +108,22 @@ def test_encoder_decoder_generate_server_and_hf_agree(tmp_path, tok_dir):
     assert total >= N
     assert main(["generate", "--model", str(checkpoint), "--prompt", PROMPTS[0], "--temperature", "0",
                  "--max-new-tokens", str(N), "--device", "cpu"]) == 0
+
+
+def test_serve_completions_of_an_encoder_decoder(tmp_path, tok_dir):
+    """`roots serve` on an encoder-decoder checkpoint: /v1/completions returns the greedy decode of the source."""
+    import httpx
+    from serve_helpers import live_server
+
+    from roots.serve.backend import load_served_model
+
+    checkpoint = _exported(tmp_path, tok_dir, "debug-bart")[0]
+    loaded = load_served_model(checkpoint)
+    run = open_run(checkpoint, device="cpu")
+    with live_server(loaded) as (url, _app):
+        r = httpx.post(f"{url}/v1/completions", json={"model": loaded.name, "prompt": PROMPTS[1],
+                                                       "max_tokens": N, "temperature": 0}, timeout=60)
+    assert r.status_code == 200, r.text
+    source = loaded.codec.encode(PROMPTS[1], special=True)
+    expected = generate_ids(run, source, GenerateConfig(temperature=0.0, max_new_tokens=N))[0]
+    assert expected and r.json()["choices"][0]["text"] == loaded.codec.decode(expected)
