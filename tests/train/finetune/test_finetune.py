@@ -305,3 +305,44 @@ def test_chat_needs_a_decoder(tmp_path, tokenizer_dir):
     (tmp_path / "chat.jsonl").write_text(json.dumps({"messages": []}) + "\n")
     with pytest.raises(UserError, match="decoder"):
         FinetuneRun(FinetuneConfig(model=str(base), train=str(tmp_path / "chat.jsonl"), task="chat"))
+
+
+def _ddp_worker(rank: int, world_size: int, port: int, config) -> None:
+    import os
+
+    import torch.distributed as dist
+
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    try:
+        FinetuneRun(config).fit()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def test_finetune_under_ddp_matches_one_process(tmp_path, tokenizer_dir):
+    """Two processes x 1 micro-batch give the losses of one process x 2 micro-batches (the same examples)."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    base = _base(tmp_path, tokenizer_dir, "debug-bert")
+    data = _classification_jsonl(tmp_path / "train.jsonl")
+
+    def config(out, grad_accum):
+        return FinetuneConfig(model=str(base), train=str(data), out_dir=str(tmp_path / out), method="lora",
+                              max_steps=4, batch_size=4, grad_accum=grad_accum, eval_every=2, log_every=1,
+                              threads=1, tensorboard=False)
+
+    FinetuneRun(config("one", 2)).fit()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, port, config("two", 1)), nprocs=2, join=True)
+
+    def losses(out):
+        return [r["train_loss"] for r in read_metrics(tmp_path / out / "metrics.jsonl") if "train_loss" in r]
+
+    assert len(losses("one")) == 4
+    torch.testing.assert_close(torch.tensor(losses("two")), torch.tensor(losses("one")), rtol=1e-5, atol=1e-5)
