@@ -79,3 +79,19 @@ def test_generate_errors(char_run, tmp_path, capsys):
     assert main(["generate", "--model", str(char_run), "--prompt", "", "--max-new-tokens", "3"]) == 2
     assert "no tokens" in capsys.readouterr().err
     assert main(["generate", "--model", str(char_run), "--prompt", "to", "--top-p", "0"]) == 2
+
+
+def test_draw_is_one_vectorised_draw_that_never_picks_a_removed_token():
+    from roots.model.sampling import SamplingParams, draw
+
+    logits = torch.randn(3, 50, generator=torch.Generator().manual_seed(0))
+    params = [SamplingParams(top_k=2), SamplingParams(temperature=0), SamplingParams(top_p=0.3, seed=1)]
+    allowed = [set(logits[0].topk(2).indices.tolist()), {int(logits[1].argmax())}]
+    picks = [draw(logits, params, [torch.Generator().manual_seed(s) for s in (i, i, i)]).tolist()
+             for i in range(300)]
+    assert all(p[0] in allowed[0] and p[1] in allowed[1] for p in picks)
+    assert {p[0] for p in picks} == allowed[0]  # both kept tokens do come up
+    # a seeded row draws the same token whatever else is in the batch
+    alone = draw(logits[2:], params[2:], [torch.Generator().manual_seed(7)])
+    together = draw(logits, params, [torch.Generator().manual_seed(s) for s in (1, 2, 7)])
+    assert int(alone[0]) == int(together[2])

@@ -115,11 +115,14 @@ def draw(logits: torch.Tensor, params: list[SamplingParams], generators: list[to
     # extreme parameters (a penalty of 1e-30, say) can overflow a row to inf/nan: such a row falls back
     # to its greedy token rather than failing the whole batch
     probs = torch.nan_to_num(filtered.float().softmax(dim=-1), nan=0.0, posinf=0.0, neginf=0.0)
-    usable = probs.sum(dim=-1) > 0
+    # one uniform number per row from the row's own generator (a seeded request draws the same tokens whatever
+    # shares its batch), then one inverse-CDF draw for all rows at once
+    u = torch.cat([torch.rand(1, generator=generators[i], device=device) for i in sampled])
+    cdf = probs.cumsum(dim=-1)  # (S, V), non-decreasing; flat where a token has probability 0
+    total = cdf[:, -1:]
+    picked = torch.searchsorted(cdf, u[:, None] * total, right=True).squeeze(-1).clamp(max=probs.size(-1) - 1)
     ids = greedy_ids.clone()
-    for j, i in enumerate(sampled):  # one generator per row keeps seeded requests batch-independent
-        if usable[j]:
-            ids[i] = torch.multinomial(probs[j], 1, generator=generators[i]).squeeze(0)
+    ids[rows] = torch.where(total.squeeze(-1) > 0, picked, greedy_ids[rows])
     return ids
 
 
