@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,10 +33,13 @@ def jsonl(tmp_path) -> Path:
 
 @pytest.fixture
 def run(shards, tmp_path, tiny_config) -> Path:
-    """A finished tiny training run (two checkpoints)."""
+    """A finished tiny training run (two checkpoints) with its tokenizer, as `roots train` leaves one."""
+    from roots.tokenizer.tokenizer import Tokenizer
     from roots.train.trainer import Trainer
 
     Trainer(tiny_config(shards, tmp_path / "run", max_steps=4, eval_every=2)).fit()
+    Tokenizer.train(["a tiny corpus of words for a tokenizer"] * 20, "bpe", vocab_size=64).save(tmp_path / "tok")
+    shutil.copyfile(tmp_path / "tok" / "tokenizer.json", tmp_path / "run" / "tokenizer.json")
     return tmp_path / "run"
 
 
