@@ -135,3 +135,18 @@ def test_c4_language_step_is_langdetect():
     french = Document("Le fleuve traverse lentement la vieille ville avant d'atteindre la mer. "
                       "Les agriculteurs de la vallée cultivent des pommes et des poires chaque année.", "fr")
     assert step.filter(french) == "lang_not_kept" and french.metadata["lang"] == "fr"
+
+
+def test_sentence_dedup_keys_documents_by_position_not_id(tmp_path):
+    """Two input files whose documents share ids: the span repeated across them is still kept once."""
+    shared = " ".join(SENTENCES[20:23])
+    for name, first in (("a.jsonl", 0), ("b.jsonl", 8)):
+        text = page(first, 6) + "\n" + shared
+        (tmp_path / name).write_text(json.dumps({"id": "0", "text": text}) + "\n")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: r\nsteps:\n  - length: {min_words: 1}\n  - sentence_dedup: {}\n")
+    out = tmp_path / "out"
+    run_curation(CurateConfig(recipe=str(recipe), input=[str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")],
+                              output=out))
+    texts = [d.text for shard in sorted((out / "data").glob("*")) for d in iter_shard(shard)]
+    assert len(texts) == 2 and sum(t.count(SENTENCES[21]) for t in texts) == 1

@@ -148,7 +148,7 @@ def _write_report(out: Path, rows: list[dict], config: AblateConfig, tokens: int
     for r in rows:
         stats = read_json(Path(r["links"]["data"]) / "stats.json")
         funnels.append(Section(f"Funnel: {r['recipe']}", tables=[(["step", "in", "out", "drops"], [
-            [s["name"], s["docs_in"], s["docs_out"], ", ".join(f"{k}: {v}" for k, v in s["dropped"].items())]
+            [s["name"] + (" (NOT APPLIED)" if s.get("not_applied") else ""), s["docs_in"], s["docs_out"], ", ".join(f"{k}: {v}" for k, v in s["dropped"].items())]
             for s in stats["steps"]])], figures=[(Path(r["links"]["data"]) / "funnel.png", f"{r['recipe']} funnel")]
             if (Path(r["links"]["data"]) / "funnel.png").exists() else []))
     sections = [
