@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 
@@ -55,11 +56,29 @@ class Output:
     client_error: bool = False  # the request itself was at fault (a 400), not the server (a 500)
 
 
+class Constraint(Protocol):
+    """Which tokens may come next (a grammar: `roots.serve.structured`); one per request, engine thread only."""
+
+    def allowed(self, vocab_size: int) -> torch.Tensor:
+        """(vocab_size,) bool on the CPU: the tokens the grammar allows next."""
+        ...
+
+    def accept(self, token: int) -> None:
+        """Advance past `token` (one that `allowed` allowed)."""
+        ...
+
+    @property
+    def done(self) -> bool:
+        """The grammar is complete and allows nothing more."""
+        ...
+
+
 @dataclass
 class Request:
     prompt_ids: list[int]
     params: SamplingParams
     on_output: Callable[[Output], None]
+    constraint: Constraint | None = None
     id: int = field(default_factory=lambda: next(_ids))
     arrived: float = field(default_factory=time.perf_counter)
     cancelled: bool = False  # set from any thread (client went away); the engine frees the slot
@@ -333,8 +352,14 @@ class Engine:
         """(token, its logprobs if asked) for each of `seqs`, from `logits` (B, V)."""
         params = [s.params for s in seqs]
         processed = logits
+        constrained = [i for i, s in enumerate(seqs) if s.request.constraint is not None]
+        if constrained:  # tokens the request's grammar forbids get -inf (logprobs stay the model's own)
+            processed = logits.clone()
+            for i in constrained:
+                allowed = seqs[i].request.constraint.allowed(logits.shape[-1]).to(logits.device)
+                processed[i].masked_fill_(~allowed, float("-inf"))
         if any(p.penalized for p in params):
-            processed = self._penalize(seqs, logits)
+            processed = self._penalize(seqs, processed)
         tokens = draw(processed, params, [s.generator for s in seqs])
         lp_rows = [i for i, p in enumerate(params) if p.logprobs is not None]
         lps: dict[int, TokenLogprobs] = {}
@@ -363,11 +388,14 @@ class Engine:
         if seq.params.penalized:
             seq.counts[token] += 1
         hit_stop = False
+        constraint = seq.request.constraint
+        if constraint is not None:
+            constraint.accept(token)
         if token in seq.stop_ids:  # a stop token ends the text without appearing in it
             text, finish = "", "stop"
         else:
             text, hit_stop = seq.stream.push(token)
-            finish = "stop" if hit_stop else None
+            finish = "stop" if hit_stop or (constraint is not None and constraint.done) else None
         if finish is None and seq.length >= seq.max_len:
             finish = "length"
         if finish is not None and not hit_stop:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 
 from fastapi import Request
 
-from roots.serve.engine import Output
+from roots.serve.engine import Constraint, Output
 from roots.serve.engine import Request as EngineRequest
 from roots.serve.errors import APIError
 from roots.serve.sampling import SamplingParams
@@ -39,11 +39,14 @@ async def wait_for_disconnect(request: Request) -> None:
 class Choices:
     """The engine requests of one API request; `outputs()` yields (choice index, output) as they come."""
 
-    def __init__(self, state: State, jobs: list[tuple[list[int], SamplingParams]]):
+    def __init__(self, state: State, jobs: list[tuple[list[int], SamplingParams]],
+                 constraints: list[Constraint] | None = None):
         self.state = state
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue = asyncio.Queue()
-        self.requests = [EngineRequest(ids, params, self._callback(i)) for i, (ids, params) in enumerate(jobs)]
+        constraints = constraints or [None] * len(jobs)
+        self.requests = [EngineRequest(ids, params, self._callback(i), constraint)
+                         for i, ((ids, params), constraint) in enumerate(zip(jobs, constraints))]
         self.started = time.perf_counter()
         self._last_token: list[float | None] = [None] * len(jobs)
 

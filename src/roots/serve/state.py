@@ -12,6 +12,7 @@ from roots.serve.backend import LoadedModel
 from roots.serve.config import ServeConfig
 from roots.serve.engine import Engine
 from roots.serve.metrics import Metrics
+from roots.serve.structured import Grammars
 
 
 @dataclass
@@ -21,6 +22,11 @@ class State:
     config: ServeConfig
     metrics: Metrics = field(default_factory=Metrics)
     embed_lock: threading.Lock = field(default_factory=threading.Lock)
+    grammars: Grammars = field(init=False)
+
+    def __post_init__(self) -> None:
+        codec = self.model.codec
+        self.grammars = Grammars(codec.tokenizer.to_str(), self.engine.vocab_size, tuple(codec.eos_token_ids))
 
     @property
     def name(self) -> str:

@@ -24,9 +24,11 @@ from roots.serve.schemas import (
     ChatStreamChoice,
     ChatTokenLogprob,
     DeltaMessage,
+    DeltaToolCall,
     Usage,
 )
 from roots.serve.state import AppState, State
+from roots.serve.structured import OutputFormat, output_format, tool_calls
 from roots.serve.validation import check_common, sampling_params, seeded
 
 router = APIRouter()
@@ -52,18 +54,22 @@ def chat_prompt(state: State, body: ChatCompletionRequest) -> list[int]:
 @router.post("/v1/chat/completions", response_model=ChatCompletionResponse)
 async def chat_completions(body: ChatCompletionRequest, request: Request, state: AppState):
     engine, limit = state.engine, state.config.max_tokens_limit
+    if unsupported := body.unsupported():
+        raise APIError(400, f"{unsupported} is not supported by this server", param=unsupported)
+    fmt = output_format(body.response_format, body.tools, body.tool_choice)
     ids = chat_prompt(state, body)
     asked = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens
     max_tokens = asked if asked is not None else max(0, min(engine.max_seq_len - len(ids), limit))
     check_common(state, body, [ids], max_tokens)
     top = (body.top_logprobs or 0) if body.logprobs else None
     params = sampling_params(body, max_tokens, top, echo=False)
-    choices = Choices(state, [(ids, seeded(params, j)) for j in range(body.n)])
+    constraints = [state.grammars.constraint(fmt) for _ in range(body.n)] if fmt else None
+    choices = Choices(state, [(ids, seeded(params, j)) for j in range(body.n)], constraints)
     choices.submit()
     rid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
         head = ChatCompletionChunk(id=rid, created=created, model=state.name, choices=[])
-        return event_stream(stream_chat(state, choices, body, head, len(ids), request))
+        return event_stream(stream_chat(state, choices, body, head, len(ids), request, fmt))
     texts: list[list[str]] = [[] for _ in range(body.n)]
     lps: list[list] = [[] for _ in range(body.n)]
     finish, completion_tokens = [None] * body.n, 0
@@ -72,11 +78,22 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, state:
         lps[i].extend(out.logprobs or [])
         if out.finish_reason:
             finish[i], completion_tokens = out.finish_reason, completion_tokens + out.completion_tokens
-    result = [ChatChoice(index=i, message=AssistantMessage(content="".join(texts[i])),
-                         logprobs=chat_logprobs(state, lps[i]) if body.logprobs else None,
-                         finish_reason=finish[i]) for i in range(body.n)]
+    result = []
+    for i in range(body.n):
+        message, reason = assistant_message("".join(texts[i]), finish[i], fmt)
+        result.append(ChatChoice(index=i, message=message, finish_reason=reason,
+                                 logprobs=chat_logprobs(state, lps[i]) if body.logprobs else None))
     return ChatCompletionResponse(id=rid, created=created, model=state.name, choices=result,
                                   usage=Usage.of(len(ids), completion_tokens))
+
+
+def assistant_message(text: str, finish: str | None, fmt: OutputFormat | None
+                      ) -> tuple[AssistantMessage, str | None]:
+    """The message and finish_reason of a finished choice: tool calls when the text is one."""
+    calls = tool_calls(text, fmt) if fmt is not None and finish == "stop" else None
+    if calls:
+        return AssistantMessage(content=None, tool_calls=calls), "tool_calls"
+    return AssistantMessage(content=text), finish
 
 
 def chat_logprobs(state: State, entries: list[TokenLogprobs]) -> ChatChoiceLogprobs:
@@ -92,7 +109,9 @@ def chat_logprobs(state: State, entries: list[TokenLogprobs]) -> ChatChoiceLogpr
 
 
 async def stream_chat(state: State, choices: Choices, body: ChatCompletionRequest, head: ChatCompletionChunk,
-                      prompt_tokens: int, request: Request) -> AsyncIterator[str]:
+                      prompt_tokens: int, request: Request, fmt: OutputFormat | None) -> AsyncIterator[str]:
+    """Deltas as they come; with tools, a choice's text is held until it ends and can be read as a call."""
+    held = [""] * body.n if fmt is not None and fmt.tools is not None else None
     def chunk(choice: ChatStreamChoice) -> str:
         return sse(head.model_copy(update={"choices": [choice]}))
 
@@ -105,9 +124,20 @@ async def stream_chat(state: State, choices: Choices, body: ChatCompletionReques
             continue
         if out.finish_reason:
             completion_tokens += out.completion_tokens
-        if not (out.text or out.finish_reason or (body.logprobs and out.logprobs)):
+        logprobs = chat_logprobs(state, out.logprobs or []) if body.logprobs and out.logprobs else None
+        if held is not None:
+            held[i] += out.text
+            if out.finish_reason is None:
+                if logprobs:
+                    yield chunk(ChatStreamChoice(index=i, delta=DeltaMessage(), logprobs=logprobs))
+                continue
+            message, reason = assistant_message(held[i], out.finish_reason, fmt)
+            calls = [DeltaToolCall(index=k, **c.model_dump()) for k, c in enumerate(message.tool_calls or [])]
+            delta = DeltaMessage(content=message.content or None, tool_calls=calls or None)
+            yield chunk(ChatStreamChoice(index=i, delta=delta, logprobs=logprobs, finish_reason=reason))
             continue
-        logprobs = chat_logprobs(state, out.logprobs or []) if body.logprobs else None
+        if not (out.text or out.finish_reason or logprobs):
+            continue
         yield chunk(ChatStreamChoice(index=i, delta=DeltaMessage(content=out.text or None), logprobs=logprobs,
                                      finish_reason=out.finish_reason))
     if body.stream_options and body.stream_options.include_usage:
