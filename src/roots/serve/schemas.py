@@ -88,6 +88,13 @@ class ToolCall(BaseModel):
     function: FunctionCall
 
 
+def _json_or_text(arguments: str) -> Any:
+    try:
+        return json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        return arguments  # a client's own malformed arguments are shown as they are
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -99,7 +106,7 @@ class ChatMessage(BaseModel):
 
     def text(self) -> str:
         if self.content is None:  # an assistant turn that only called tools reads as the calls it made
-            calls = [{"name": c.function.name, "arguments": json.loads(c.function.arguments or "{}")}
+            calls = [{"name": c.function.name, "arguments": _json_or_text(c.function.arguments)}
                      for c in self.tool_calls or ()]
             return json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False) if calls else ""
         if isinstance(self.content, str):
