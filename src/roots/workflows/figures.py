@@ -70,10 +70,15 @@ def attention_grid(maps: np.ndarray, tokens: list[str], path: Path, layers: list
     return _save(fig, path)
 
 
-def comparison_bars(names: list[str], values: list[float], path: Path, ylabel: str, title: str) -> Path:
+def comparison_bars(names: list[str], values: list[float], path: Path, ylabel: str, title: str,
+                    intervals: list[tuple[float | None, float | None]] | None = None) -> Path:
+    """Bars per name; `intervals` (low, high) per bar, None where undefined, are drawn as error bars."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(names)), 3.5))
-    bars = ax.bar(names, values, color=[f"C{i}" for i in range(len(names))])
+    yerr = None
+    if intervals and all(lo is not None and hi is not None for lo, hi in intervals):
+        yerr = [[v - lo for v, (lo, _) in zip(values, intervals)], [hi - v for v, (_, hi) in zip(values, intervals)]]
+    bars = ax.bar(names, values, color=[f"C{i}" for i in range(len(names))], yerr=yerr, capsize=4)
     ax.bar_label(bars, fmt="%.3f", fontsize=8)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 
-def curate(recipe: str, inputs: list[str], out: Path, workers: int) -> dict[str, Any]:
+def curate(recipe: str, inputs: list[str], out: Path, workers: int,
+           overrides: list[str] | None = None) -> dict[str, Any]:
+    """Run `recipe` (with `STEP.PARAM=VALUE` overrides) over `inputs` into `out` (resumes)."""
     from roots.data.pipeline import CurateConfig, run_curation
 
-    return run_curation(CurateConfig(recipe=recipe, input=inputs, output=out, workers=workers))
+    return run_curation(CurateConfig(recipe=recipe, input=inputs, output=out, workers=workers,
+                                     set=list(overrides or [])))
 
 
 def train_tokenizer(corpus: Path, out: Path, vocab_size: int):
