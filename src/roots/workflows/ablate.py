@@ -204,9 +204,9 @@ def _verdict_line(ev: str, comparison: dict[str, Any], baseline: str) -> str:
 
 
 def ablate(config: AblateConfig) -> int:
-    from roots.model.io import open_run
     from roots.eval.perplexity import UNITS as PERPLEXITY_UNITS
     from roots.eval.report import write_report
+    from roots.model.io import open_run
 
     arms = resolve_arms(config)
     baseline = config.baseline or arms[0].name
