@@ -27,9 +27,9 @@ def chat_model_dir(tiny_model_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(chat_model_dir):
-    from roots.serve.backend import load_model
+    from roots.serve.backend import load_served_model
 
-    with live_server(load_model(chat_model_dir), api_key="key", max_tokens_limit=100) as (url, _app):
+    with live_server(load_served_model(chat_model_dir), api_key="key", max_tokens_limit=100) as (url, _app):
         yield url
 
 
