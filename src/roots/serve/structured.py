@@ -4,9 +4,12 @@
 A request's format becomes a grammar; at every step the engine masks the tokens the grammar does not allow
 (`GrammarConstraint.allowed`) before sampling, so the output always parses. The grammar engine is
 llguidance (the one behind Guidance, also a vLLM backend): a JSON schema or Lark grammar becomes a matcher
-in milliseconds with no per-schema precompilation, masks are computed lazily by an Earley parser over the
-token trie, and it reads a `tokenizers` JSON directly. Measured on this CPU it was the better pick than
-xgrammar, whose per-schema compilation dominates for one-off request schemas.
+in about a millisecond (masks are computed lazily by an Earley parser over the token trie) and it reads a
+`tokenizers` JSON directly. Measured on this 2-core CPU (13k-token byte-level BPE, a 4-field JSON schema):
+llguidance 1 ms to compile, 0.4-1 ms a token for the mask; xgrammar 20-40 ms to compile (it precomputes per
+schema), 0.05 ms a token. Request schemas are mostly one-off and outputs short (tool calls, small objects),
+and a CPU decode step costs tens of ms, so the compile time, which lands on the time to first token,
+decides: llguidance. A server with long outputs against a few fixed schemas would favour xgrammar.
 
 Tool calls are generated as one JSON object `{"name": ..., "arguments": {...}}` whose arguments follow the
 function's parameter schema, and returned in OpenAI's `tool_calls` shape. With `tool_choice="auto"` the model
