@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lists update": ("roots.data.lists:update", "fetch a published list (ut1) from its pinned URL, verify, cache"),
     "lm train": ("roots.data.lm:train",
                  "train an n-gram LM (modified Kneser-Ney, ARPA) for perplexity filtering"),
+    "classify train": ("roots.data.classifier:train",
+                       "a hashed n-gram linear classifier (quality filter) from positive and negative corpora"),
     "tokenizer train": ("roots.tokenizer.train:run",
                         "train a BPE / WordPiece / Unigram / char tokenizer (HF tokenizers) on a corpus"),
     "tokenize": ("roots.tokenizer.shards:run",

@@ -33,6 +33,7 @@ STEPS: dict[str, str] = {
     "refinedweb_lines": "roots.data.filters.refinedweb_lines:RefinedWebLines",
     "c4": "roots.data.filters.c4:C4",
     "fineweb_quality": "roots.data.filters.fineweb_quality:FineWebQuality",
+    "quality_classifier": "roots.data.classifier:QualityClassifier",  # roots classify train
     # deduplication and decontamination (needs_corpus)
     "exact_dedup": "roots.data.dedup.exact:ExactDedup",
     "url_dedup": "roots.data.dedup.exact:UrlDedup",
