@@ -87,6 +87,21 @@ def test_a_disconnected_non_streaming_request_stops_decoding(slow_server, path, 
     assert f"roots_requests_cancelled_total {engine.stats['requests_cancelled']}" in metrics
 
 
+def test_a_disconnected_stream_stops_decoding(slow_server):
+    url, app = slow_server
+    engine = app.state.roots.engine
+    wait_idle(engine)
+    stats = engine.stats
+    cancelled, generated = stats["requests_cancelled"], stats["generation_tokens_total"]
+    body = {"prompt": "The", "n": 2, "max_tokens": 100, "ignore_eos": True, "stream": True}
+    with httpx.stream("POST", url + "/v1/completions", json=body, timeout=60,
+                      headers={"Authorization": f"Bearer {KEY}"}) as r:
+        next(r.iter_lines())  # one event, then hang up
+    wait_idle(engine)
+    assert stats["requests_cancelled"] - cancelled == 2
+    assert stats["generation_tokens_total"] - generated < 2 * 100
+
+
 @pytest.fixture(scope="module")
 def server(tiny_model):
     with live_server(tiny_model, api_key=KEY, max_tokens_limit=64) as (url, _app):
