@@ -118,3 +118,15 @@ def test_what_cannot_be_honoured_is_a_400(server, extra, param):
                    timeout=60)
     assert r.status_code == 400, r.text
     assert r.json()["error"]["param"] == param
+
+
+def test_completions_take_response_format_too(server):
+    r = httpx.post(server + "/v1/completions", timeout=60, json={
+        "prompt": "A person:", "max_tokens": 80, "seed": 5,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "p", "schema": SCHEMA}}}).json()
+    jsonschema.validate(json.loads(r["choices"][0]["text"]), SCHEMA)
+    bad = httpx.post(server + "/v1/completions", json={"prompt": "x", "tools": [WEATHER]}, timeout=60)
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "tools"
+    bad = httpx.post(server + "/v1/chat/completions", timeout=60,
+                     json={"messages": MESSAGES, "guided_json": {"type": "object"}})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "guided_json"

@@ -64,12 +64,19 @@ class SamplingFields(BaseModel):
 
 
 class CompletionRequest(SamplingFields):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)  # extras are checked, see unsupported()
+
     prompt: Text | list[Text] | TokenIds | list[TokenIds]
     max_tokens: int | None = Field(16, ge=0)
     logprobs: int | None = Field(None, ge=0, le=20)
     echo: bool = False
     suffix: str | None = None
     best_of: int | None = Field(None, ge=1)
+    response_format: ResponseFormat | None = None  # as vLLM: JSON output for completions too
+
+    def unsupported(self) -> str | None:
+        extra = self.model_extra or {}
+        return next((name for name in UNSUPPORTED_COMPLETION_FIELDS if extra.get(name) is not None), None)
 
 
 class TextPart(BaseModel):
@@ -149,8 +156,11 @@ class NamedToolChoice(BaseModel):
     function: FunctionName
 
 
-# OpenAI fields roots cannot honour: a 400 naming the field, never silently ignored
-UNSUPPORTED_CHAT_FIELDS = ("audio", "prediction", "web_search_options", "functions", "function_call")
+# OpenAI (and vLLM) fields roots cannot honour: a 400 naming the field, never silently ignored
+UNSUPPORTED_CHAT_FIELDS = ("audio", "prediction", "web_search_options", "functions", "function_call",
+                           "guided_json", "guided_regex", "guided_choice", "guided_grammar")
+UNSUPPORTED_COMPLETION_FIELDS = ("tools", "tool_choice", "functions", "function_call", "guided_json",
+                                 "guided_regex", "guided_choice", "guided_grammar")
 
 
 class ChatCompletionRequest(SamplingFields):
@@ -348,3 +358,6 @@ class TokenizeResponse(BaseModel):
 
 class DetokenizeResponse(BaseModel):
     prompt: str
+
+
+CompletionRequest.model_rebuild()  # its response_format is defined further down

@@ -21,6 +21,7 @@ from roots.serve.schemas import (
     Usage,
 )
 from roots.serve.state import AppState, State
+from roots.serve.structured import output_format
 from roots.serve.textstream import TextOffsets
 from roots.serve.validation import check_common, completion_prompts, sampling_params, seeded
 
@@ -30,8 +31,11 @@ Job = tuple[list[int], SamplingParams]
 
 @router.post("/v1/completions", response_model=CompletionResponse)
 async def completions(body: CompletionRequest, request: Request, state: AppState):
+    if unsupported := body.unsupported():
+        raise APIError(400, f"{unsupported} is not supported by /v1/completions", param=unsupported)
     if body.suffix:
         raise APIError(400, "suffix is not supported", param="suffix")
+    fmt = output_format(body.response_format, None, None)
     if body.best_of is not None and body.best_of != body.n:
         raise APIError(400, "best_of other than n is not supported", param="best_of")
     limit = state.config.max_tokens_limit
@@ -41,7 +45,8 @@ async def completions(body: CompletionRequest, request: Request, state: AppState
     check_common(state, body, prompts, max_tokens)
     params = sampling_params(body, max_tokens, body.logprobs, body.echo)
     jobs = [(ids, seeded(params, j)) for ids in prompts for j in range(body.n)]
-    choices = Choices(state, jobs)
+    constraints = [state.grammars.constraint(fmt) for _ in jobs] if fmt else None
+    choices = Choices(state, jobs, constraints)
     choices.submit()
     head = CompletionResponse(id=f"cmpl-{uuid.uuid4().hex}", created=int(time.time()), model=state.name,
                               choices=[])
