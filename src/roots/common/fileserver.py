@@ -3,7 +3,7 @@
 `FileServer(root)` serves a folder on 127.0.0.1 (threaded, HTTP/1.1 keep-alive, HEAD, `Range: bytes=A-B`
 answered with 206) the way object stores and data.commoncrawl.org do, so remote reading is exercised over
 real sockets without a network. `fail_every=N` answers every Nth request with a 503 or drops the
-connection part-way through the body, to check that readers retry.
+connection part-way through the body, to check that readers retry; paths in `broken` always answer 503.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def _fault(self) -> str | None:
         srv = self.server
+        if self.path.split("?", 1)[0].lstrip("/") in srv.broken:
+            return "503"
         with srv.lock:
             srv.requests += 1
             n = srv.requests
@@ -102,13 +104,14 @@ class _Server(http.server.ThreadingHTTPServer):
     fail_every = 0
     requests = 0
     faults = 0
+    broken: frozenset[str] = frozenset()
     lock: threading.Lock
 
 
 class FileServer:
     """Serve `root` over HTTP on 127.0.0.1 (a free port) in a background thread; use as a context manager."""
 
-    def __init__(self, root: str | os.PathLike, fail_every: int = 0):
+    def __init__(self, root: str | os.PathLike, fail_every: int = 0, broken: tuple[str, ...] = ()):
         root = str(root)
 
         class Handler(_Handler):
@@ -118,6 +121,7 @@ class FileServer:
         self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.lock = threading.Lock()
         self._server.fail_every = fail_every
+        self._server.broken = frozenset(broken)  # paths relative to root that always fail
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -285,6 +285,7 @@ def exists(path: str | os.PathLike) -> bool:
     if not is_remote(path):
         return os.path.exists(local_path(path))
     fs, p = filesystem(str(path))
+    fs.invalidate_cache(p)
     return with_retries(lambda: fs.exists(p), str(path))
 
 
@@ -306,6 +307,7 @@ def list_files(pattern: str | os.PathLike) -> list[str]:
             return sorted(str(p) for p in Path(base).rglob("*") if p.is_file())
         return sorted(glob.glob(base, recursive=True))
     fs, p = filesystem(pattern)
+    fs.invalidate_cache()  # s3fs/gcsfs cache listings; another process may have written since
     if any(c in p for c in "*?["):
         found = with_retries(lambda: fs.glob(p), pattern)
     elif with_retries(lambda: fs.isdir(p), pattern):

@@ -2,7 +2,7 @@
 
 A corpus is a folder (or a single file) of shards: `*.jsonl.zst` (default), `*.jsonl`, `*.jsonl.gz`
 or `*.parquet`, each record `{"id", "text", "metadata"}`. Curated outputs keep their shards in
-`OUT/data/`; passing `OUT` itself works too.
+`OUT/data/`; passing `OUT` itself works too. A corpus may be remote (`s3://bucket/out`, see docs/remote.md).
 """
 
 from __future__ import annotations
@@ -14,15 +14,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from roots.common.errors import UserError
+from roots.common.io import is_remote, join, list_files, local_path
+from roots.common.remote import RemotePath, redact
 from roots.data.document import Document
 from roots.data.readers.resilient import lines, parquet_batches
 
 SHARD_SUFFIXES = (".jsonl.zst", ".jsonl.gz", ".jsonl", ".parquet")
 
 
-def corpus_files(path: str | os.PathLike) -> list[Path]:
+def _remote_corpus_files(url: str) -> list[RemotePath]:
+    if url.endswith(SHARD_SUFFIXES):
+        return [RemotePath(url)]
+    files = list_files(join(url, "data")) or list_files(url)
+    files = [f for f in files if f.endswith(SHARD_SUFFIXES) and not RemotePath(f).name.startswith(".")]
+    if not files:
+        raise UserError(f"no corpus shards ({', '.join(SHARD_SUFFIXES)}) under {redact(url)}")
+    return [RemotePath(f) for f in files]
+
+
+def corpus_files(path: str | os.PathLike) -> list[Path] | list[RemotePath]:
     """The shards of a corpus, sorted; a curate output folder resolves to its `data/` subfolder."""
-    path = Path(path)
+    if is_remote(path):
+        return _remote_corpus_files(str(path))
+    path = Path(local_path(path))
     if path.is_file():
         return [path]
     if not path.exists():
@@ -43,7 +57,7 @@ def iter_shard(path: str | os.PathLike, skipped: Counter | None = None, index: i
     With `index` (the shard's place in the list a corpus-wide step was prepared on), each document
     gets `position = (index, k)`, k counting the documents yielded: the same on every read of the shard.
     """
-    docs = _iter_shard(Path(path), skipped if skipped is not None else Counter())
+    docs = _iter_shard(RemotePath(str(path)) if is_remote(path) else Path(local_path(path)), skipped if skipped is not None else Counter())
     if index is None:
         yield from docs
         return

@@ -1,5 +1,5 @@
-"""Readers: input files -> Documents. `expand_inputs` resolves files, folders and globs; `reader_for`
-picks the reader from the file name."""
+"""Readers: input files -> Documents. `expand_inputs` resolves files, folders, globs, URLs and path
+listings (listing.py); `reader_for` picks the reader from the file name."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from roots.common.errors import UserError
+from roots.common.io import is_remote, list_files, local_path
+from roots.common.remote import RemotePath, exists, redact
 from roots.data.readers.base import Reader, ReaderOptions
 from roots.data.readers.hf_dataset import HFDatasetReader, is_hf_dataset_dir
 from roots.data.readers.jsonl import JsonlReader, ParquetReader
+from roots.data.readers.listing import PathsListing, expand_listing, is_listing
 from roots.data.readers.text import TextReader
 from roots.data.readers.warc import WarcReader
 
-__all__ = ["Reader", "ReaderOptions", "expand_inputs", "reader_for"]
+__all__ = ["PathsListing", "Reader", "ReaderOptions", "RemotePath", "expand_inputs", "reader_for"]
 
 _COMPRESSED = ("", ".gz", ".zst")
 READERS: dict[str, type[Reader]] = {
@@ -29,8 +32,8 @@ READERS: dict[str, type[Reader]] = {
 }
 
 
-def _reader_class(path: Path) -> type[Reader] | None:
-    if is_hf_dataset_dir(path):
+def _reader_class(path: Path | RemotePath) -> type[Reader] | None:
+    if isinstance(path, Path) and is_hf_dataset_dir(path):
         return HFDatasetReader
     name = path.name.lower()
     # longest suffix first so that ".warc.gz" wins over ".gz"
@@ -40,7 +43,7 @@ def _reader_class(path: Path) -> type[Reader] | None:
     return None
 
 
-def reader_for(path: Path, options: ReaderOptions | None = None) -> Reader:
+def reader_for(path: Path | RemotePath, options: ReaderOptions | None = None) -> Reader:
     cls = _reader_class(path)
     if cls is None:
         raise UserError(f"{path}: unknown input format; supported: {', '.join(sorted(READERS))} "
@@ -48,15 +51,39 @@ def reader_for(path: Path, options: ReaderOptions | None = None) -> Reader:
     return cls(options)
 
 
-def expand_inputs(paths: Sequence[str | Path]) -> list[Path]:
-    """Files named, found in folders (recursively) or matched by globs, sorted and deduplicated.
+def _expand_remote(raw: str) -> list[RemotePath]:
+    """A URL naming a file (checked to exist), or a glob / folder of files of known formats."""
+    url = RemotePath(raw)
+    if _reader_class(url) is not None and not any(c in url.name for c in "*?["):
+        if not exists(raw):
+            raise UserError(f"input not found: {redact(raw)}")
+        return [url]
+    files = [RemotePath(u) for u in list_files(raw)]
+    known = [f for f in files if _reader_class(f) is not None]
+    if not known:
+        raise UserError(f"no readable input files at {redact(raw)} "
+                        f"({len(files)} file(s), none of a known format: {', '.join(sorted(READERS))})")
+    return known
 
-    Raises UserError before any work starts when a path does not exist or nothing readable is found.
+
+def expand_inputs(paths: Sequence[str | Path], listing: PathsListing | None = None) -> list[Path | RemotePath]:
+    """Files named, found in folders (recursively), matched by globs or listed in `*.paths.gz` listings
+    (`cc:SNAPSHOT` too, see listing.py); local paths or fsspec URLs; sorted and deduplicated.
+
+    Raises UserError before any work starts when a path does not exist or nothing readable is found
+    (entries of a listing are not checked one by one: one that cannot be read is a counted skip).
     Files of unknown formats inside folders are ignored with a note on stderr.
     """
-    found: list[Path] = []
+    found: list[Path | RemotePath] = []
     for raw in paths:
         raw = str(raw)
+        if is_listing(raw):
+            found.extend(expand_listing(raw, listing or PathsListing()))
+            continue
+        if is_remote(raw):
+            found.extend(_expand_remote(raw))
+            continue
+        raw = local_path(raw)
         matches = [Path(m) for m in sorted(glob.glob(raw, recursive=True))] if glob.has_magic(raw) else [Path(raw)]
         if not matches or not matches[0].exists():
             raise UserError(f"input not found: {raw}")
@@ -75,7 +102,9 @@ def expand_inputs(paths: Sequence[str | Path]) -> list[Path]:
                 raise UserError(f"{path}: unknown input format; supported: {', '.join(sorted(READERS))}")
             else:
                 found.append(path)
-    unique = sorted(dict.fromkeys(p.absolute() for p in found))  # symlinks stay distinct inputs
+    # symlinks stay distinct inputs
+    unique = sorted(dict.fromkeys(p.absolute() if isinstance(p, Path) else p for p in found),
+                    key=lambda p: Path(str(p)).parts)
     if not unique:
         raise UserError(f"no readable input files in {', '.join(map(str, paths))}")
     return unique

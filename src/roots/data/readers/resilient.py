@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from roots.common.io import open_raw
+from roots.common.io import is_remote, open_raw
 
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -264,7 +264,9 @@ def parquet_batches(path: str | Path, skipped: Counter, batch_size: int = 1024) 
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path, page_checksum_verification=True)  # checked where the writer stored them
+        # a URL streams through fsspec (ranged reads of the footer and of each row group)
+        source = open_raw(path) if is_remote(path) else path
+        pf = pq.ParquetFile(source, page_checksum_verification=True)  # checked where the writer stored them
     except Exception:  # not Parquet, or a damaged footer: nothing of the file can be located
         skipped["unreadable_file"] += 1
         return
