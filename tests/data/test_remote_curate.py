@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from roots.common.io import list_files, read_json, upload_tree
 from roots.data.corpus import iter_corpus
 from roots.data.pipeline import CurateConfig, run_curation
 from roots.data.readers import PathsListing, RemotePath, expand_inputs
+from roots.tokenizer.sources import iter_texts
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -93,6 +95,8 @@ def test_curate_from_http_listing_to_s3_equals_local_run(crawl, tmp_path, s3_buc
     assert not [n for n in names if n.endswith(".tmp")]
     # nothing of the shards is left in the staging folder once uploaded
     assert not list((tmp_path / "staging").rglob("data/*.jsonl.zst"))
+    # tokenizer inputs stream the shards from the bucket
+    assert list(iter_texts(out, Counter())) == [d[1] for d in expected]
     # the corpus reads back with Hugging Face datasets straight from the bucket
     datasets = pytest.importorskip("datasets")
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)  # the "remote" is 127.0.0.1, not the Hub

@@ -29,8 +29,9 @@ from typing import Any, Literal
 import numpy as np
 
 from roots.common.errors import UserError
-from roots.common.io import read_json, write_json
+from roots.common.io import file_size, read_json, write_json
 from roots.common.records import artifact_meta, write_run_record
+from roots.common.remote import RemotePath, redact
 from roots.data.document import Document
 from roots.tokenizer.sources import input_files, is_text_file, iter_documents, source_record
 from roots.tokenizer.tokenizer import Tokenizer, tokenizer_sha256
@@ -85,7 +86,8 @@ class Unit:
     files: list[Path]
 
     def fingerprint(self) -> list[list[Any]]:
-        return [[str(p.resolve()), p.stat().st_size] for p in self.files]
+        return [[redact(str(p)), file_size(p)] if isinstance(p, RemotePath) else [str(p.resolve()), p.stat().st_size]
+                for p in self.files]
 
     def bin_path(self, out: Path, split: str) -> Path:
         return out / f"{split}_{self.index:05d}.bin"

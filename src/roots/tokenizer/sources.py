@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from roots.common.errors import UserError
-from roots.common.io import open_binary, read_json
-from roots.data.corpus import SHARD_SUFFIXES, iter_shard
+from roots.common.io import is_remote, open_binary, read_json
+from roots.common.remote import RemotePath, redact
+from roots.data.corpus import SHARD_SUFFIXES, corpus_files, iter_shard
 from roots.data.document import Document
 
 TEXT_SUFFIXES = (".txt", ".txt.gz", ".txt.zst")
@@ -31,8 +32,12 @@ def is_text_file(path: Path) -> bool:
 def input_files(inputs: PathLike | Iterable[PathLike]) -> list[Path]:
     """The corpus shards and text files of one or more inputs, each folder's files sorted."""
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    files: list[Path] = []
-    for path in map(Path, paths):
+    files: list[Path | RemotePath] = []
+    for raw in paths:
+        if is_remote(raw):  # a curated corpus (or one shard) in a bucket: its shards, streamed
+            files.extend(corpus_files(str(raw)))
+            continue
+        path = Path(raw)
         if path.is_file():
             files.append(path)
             continue
@@ -92,8 +97,8 @@ def iter_texts(inputs: PathLike | Iterable[PathLike], skipped: Counter, max_byte
 def source_record(inputs: PathLike | Iterable[PathLike]) -> dict[str, Any]:
     """The input path(s) and, for a curated corpus, the run.json that made it."""
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    record: dict[str, Any] = {"path": [str(Path(p).resolve()) for p in paths]}
-    if len(paths) == 1:
+    record: dict[str, Any] = {"path": [redact(str(p)) if is_remote(p) else str(Path(p).resolve()) for p in paths]}
+    if len(paths) == 1 and not is_remote(paths[0]):
         record["path"] = record["path"][0]
         path = Path(paths[0])
         folder = path.parent if path.name == "data" else path  # OUT/data -> OUT/run.json
