@@ -49,14 +49,15 @@ def run_roots(inputs: list[str], out: Path, prefix: str = "") -> tuple[float, di
     return elapsed, stats, [(d.id, d.text) for d in iter_corpus(out)]
 
 
-def run_datatrove(folder: str, out: Path) -> tuple[float, int]:
+def run_datatrove(folder: str, paths_file: Path, out: Path) -> tuple[float, int]:
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.readers import WarcReader
     from datatrove.pipeline.writers import JsonlWriter
 
     shutil.rmtree(out, ignore_errors=True)
     executor = LocalPipelineExecutor(
-        pipeline=[WarcReader(folder, glob_pattern="*.warc.gz"), JsonlWriter(str(out / "data"))],
+        # its listing, like ours: names relative to the folder (fsspec cannot list an HTTP "folder")
+        pipeline=[WarcReader(folder, paths_file=str(paths_file)), JsonlWriter(str(out / "data"))],
         tasks=1, workers=1, logging_dir=str(out / "logs"))
     start = time.perf_counter()
     executor.run()
@@ -107,8 +108,10 @@ def main() -> None:
                   f"retries {remote_stats['reader'].get('io_retries', 0)}")
             if not args.no_anchor:
                 try:
-                    dl, dl_docs = run_datatrove(str(folder), tmp / "dt_local")
-                    dr, dr_docs = run_datatrove(f"{server.url}/crawl/", tmp / "dt_remote")
+                    names_file = tmp / "names.txt"
+                    names_file.write_text("".join(f"{n}\n" for n in names))
+                    dl, dl_docs = run_datatrove(str(folder), names_file, tmp / "dt_local")
+                    dr, dr_docs = run_datatrove(f"{server.url}/crawl", names_file, tmp / "dt_remote")
                     print(f"datatrove read local   {dl_docs} docs in {dl:6.2f} s")
                     print(f"datatrove read remote  {dr_docs} docs in {dr:6.2f} s (remote/local {dr / dl:.2f})")
                 except ImportError as e:
