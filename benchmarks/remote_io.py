@@ -75,7 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--quick", action="store_true", help="input files once (about 60 pages), 2 rounds")
-    parser.add_argument("--repeat", type=int, default=4, help="copies of the input (ignored with --quick)")
+    parser.add_argument("--repeat", type=int, default=8, help="copies of the input (ignored with --quick)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating local/remote rounds (2 with --quick)")
     parser.add_argument("--no-anchor", action="store_true", help="skip datatrove")
     args = parser.parse_args()
