@@ -74,7 +74,7 @@ def main() -> None:
     from sklearn.preprocessing import Normalizer
 
     union = FeatureUnion([(f"h{i}", v) for i, v in enumerate(HashedFeatures(features).vectorizers)])
-    pipe = make_pipeline(union, Normalizer(), SGDClassifier(loss="log_loss", alpha=1e-6, max_iter=10, tol=None,
+    pipe = make_pipeline(union, Normalizer(), SGDClassifier(loss="log_loss", alpha=1e-5, max_iter=30, tol=None,
                                                             class_weight="balanced", random_state=0))
     limit = features.max_chars
     pipe.fit([d["text"][:limit] for d in train_pos + train_neg], [True] * len(train_pos) + [False] * len(train_neg))
