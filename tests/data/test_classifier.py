@@ -102,3 +102,26 @@ def test_cli_train_then_curate_by_threshold_and_top_fraction(tmp_path, capsys):
     (tmp_path / "none.yaml").write_text("name: n\nsteps:\n  - quality_classifier: {}\n")
     with pytest.raises(UserError, match=r"quality_classifier\.model"):
         run_curation(CurateConfig(recipe=str(tmp_path / "none.yaml"), input=[str(pos)], output=tmp_path / "x"))
+
+
+def test_step_scores_in_batches_and_directly_alike(tmp_path):
+    from collections import Counter
+
+    from roots.data.base import StepStats
+    from roots.data.classifier import QualityClassifier
+    from roots.data.document import Document
+
+    rng = random.Random(4)
+    fit(_docs(PROSE, 30, rng), _docs(JUNK, 30, rng), FeatureConfig(n_features=2**12), holdout=0.0).save(
+        tmp_path / "m")
+    texts = _docs(PROSE, 300, rng) + _docs(JUNK, 300, rng)  # more than one batch
+    step = QualityClassifier(model=str(tmp_path / "m"))
+    stats = StepStats("quality_classifier")
+    kept = list(step.run((Document(text=t, id=str(i)) for i, t in enumerate(texts)), stats))
+    assert len(kept) == 300 and stats.dropped == Counter({"quality_classifier_low_score": 300})
+    direct = QualityClassifier(model=str(tmp_path / "m"))
+    for doc in kept[:5]:
+        again = Document(text=doc.text, id=doc.id)
+        assert direct.process(again) is None
+        assert again.metadata["quality_score"] == doc.metadata["quality_score"]
+    assert step._pending == {}

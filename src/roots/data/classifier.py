@@ -14,7 +14,7 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,6 +260,7 @@ class QualityClassifier(Step):
             raise UserError(f"quality_classifier: top_fraction must be in [0, 1], got {self.top_fraction}")
         self._classifier: TextClassifier | None = None
         self._cutoff: float | None = None
+        self._pending: dict[int, float] = {}  # id(doc) -> score, filled a batch ahead by `run`
 
     @property
     def needs_corpus(self) -> bool:  # type: ignore[override]
@@ -270,7 +271,7 @@ class QualityClassifier(Step):
             self._classifier = TextClassifier.load(self.model)
 
     def __getstate__(self) -> dict[str, Any]:  # workers load the model themselves
-        return {**self.__dict__, "_classifier": None}
+        return {**self.__dict__, "_classifier": None, "_pending": {}}
 
     def prepare(self, shards: list[Path], work_dir: Path, workers: int = 1, executor: Any = None) -> None:
         from roots.data.corpus import iter_shard
@@ -294,10 +295,34 @@ class QualityClassifier(Step):
             parts.append(self._classifier.scores(texts))
         return np.concatenate(parts) if parts else np.empty(0, np.float32)
 
-    def process(self, doc: Document) -> str | None:
+    def run(self, docs: Iterable[Document], stats: Any, rejects: Any = None) -> Iterator[Document]:
+        """Score documents in batches (one sparse mat-vec per batch), then let the base class count."""
+        return super().run(self._prescored(docs), stats, rejects)
+
+    def _prescored(self, docs: Iterable[Document], batch_size: int = 256) -> Iterator[Document]:
         self.setup()
         assert self._classifier is not None
-        score = float(self._classifier.scores([doc.text])[0])
+        batch: list[Document] = []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) == batch_size:
+                yield from self._score_batch(batch)
+                batch = []
+        yield from self._score_batch(batch)
+
+    def _score_batch(self, batch: list[Document]) -> list[Document]:
+        if batch:
+            assert self._classifier is not None
+            scores = self._classifier.scores([d.text for d in batch])
+            self._pending.update((id(d), float(s)) for d, s in zip(batch, scores))
+        return batch
+
+    def process(self, doc: Document) -> str | None:
+        score = self._pending.pop(id(doc), None)
+        if score is None:  # called directly, outside `run`
+            self.setup()
+            assert self._classifier is not None
+            score = float(self._classifier.scores([doc.text])[0])
         doc.metadata[self.score_key] = round(score, 6)
         if self.top_fraction > 0:
             if self._cutoff is None:
