@@ -165,21 +165,24 @@ class PerplexityConfig:
     device: str = "auto"
 
 
-def _read_texts(path: str) -> list[str]:
-    from roots.common.io import open_text
+def read_texts(path: str) -> list[str]:
+    """The documents of a text file (one document, compressed or not), a curated corpus folder or one of its
+    shards; local paths or URLs (docs/remote.md)."""
+    from roots.common.io import exists, is_remote, list_files, open_text, redact
     from roots.data.corpus import SHARD_SUFFIXES, iter_corpus
 
-    p = Path(path)
-    if not p.exists():
-        raise UserError(f"input not found: {path}")
-    if p.is_dir() or p.name.endswith(SHARD_SUFFIXES):
-        texts = [doc.text for doc in iter_corpus(p)]
+    path = str(path)
+    if not exists(path):
+        raise UserError(f"input not found: {redact(path)}")
+    folder = list_files(path) != [path] if is_remote(path) else Path(path).is_dir()
+    if folder or path.rstrip("/").endswith(SHARD_SUFFIXES):
+        texts = [doc.text for doc in iter_corpus(path)]
     else:
-        with open_text(p) as f:
+        with open_text(path) as f:
             texts = [f.read()]
     texts = [t for t in texts if t]
     if not texts:
-        raise UserError(f"{path}: no text to score")
+        raise UserError(f"{redact(path)}: no text to score")
     return texts
 
 
@@ -195,7 +198,7 @@ def perplexity_run(config: PerplexityConfig) -> int:
     if context > loaded.context:
         raise UserError(f"--context {context} exceeds the model's context of {loaded.context} tokens")
     stride = config.stride or context
-    texts = _read_texts(config.input)
+    texts = read_texts(config.input)
     total = texts_perplexity(loaded.logits, texts, loaded.tokenizer.encode, loaded.eos_id, context,
                              stride, config.batch_size, loaded.device, progress=True)
     out = Path(config.output or loaded.checkpoint / "eval" / f"perplexity-{Path(config.input).name}")

@@ -4,7 +4,8 @@ Export writes a folder `transformers` loads offline (decoders: `AutoModelForCaus
 `AutoModelForPreTraining`, encoder-decoders: `AutoModelForSeq2SeqLM`): config.json, model.safetensors,
 tokenizer.json + tokenizer_config.json (with the chat template), generation_config.json (not for
 encoders), a README.md model card (training data recipe and metrics from the run record) and roots' meta.json. The
-folder is assembled next to OUT and renamed into place, and by default reloaded with `transformers` to
+folder is assembled next to OUT and renamed into place (a remote OUT, `s3://...`, is uploaded file by file
+with run.json last), and by default reloaded with `transformers` to
 check that its logits equal roots' before the command reports success.
 
 Import reads a local Hugging Face folder of a supported architecture (no hub access) into a roots
@@ -24,7 +25,19 @@ from typing import Any
 import torch
 
 from roots.common.errors import UserError, missing_extra
-from roots.common.io import apply_umask, atomic_write, read_json, write_json
+from roots.common.io import (
+    apply_umask,
+    atomic_write,
+    exists,
+    is_remote,
+    join,
+    list_files,
+    read_json,
+    redact,
+    remove,
+    upload,
+    write_json,
+)
 from roots.common.records import artifact_meta, write_run_record
 from roots.export.architectures import ARCHITECTURES, Architecture, ModelShape, choose
 from roots.tokenizer.special import SpecialIds
@@ -38,7 +51,7 @@ class ExportConfig:
     """`roots export hf`: a roots checkpoint as a Hugging Face `transformers` model folder."""
 
     model: str = field(metadata={"help": "roots checkpoint folder or training run folder"})
-    output: str = field(metadata={"help": "folder to create (must not exist unless --overwrite)"})
+    output: str = field(metadata={"help": "folder (or s3://, gs://... URL) to create; must not exist unless --overwrite"})
     tokenizer: str | None = field(default=None, metadata={"help": "tokenizer folder (default: the run's)"})
     chat_template: str | None = field(default=None, metadata={"help": "Jinja file (default: roots' own)"})
     verify: bool = field(default=True, metadata={"help": "reload with transformers and compare logits"})
@@ -143,17 +156,24 @@ def verify_export(model: torch.nn.Module, out: str | os.PathLike, n_tokens: int 
 def run_export(config: ExportConfig) -> int:
     from roots.model.io import open_run
 
-    out = Path(config.output)
-    if out.exists() and any(out.iterdir()) and not config.overwrite:
+    remote = is_remote(config.output)
+    out = Path(config.output) if not remote else None
+    if remote:
+        if exists(join(config.output, "config.json")) and not config.overwrite:
+            raise UserError(f"{redact(config.output)} already holds an export; pass --overwrite to replace it")
+    elif out.exists() and any(out.iterdir()) and not config.overwrite:
         raise UserError(f"{out} exists and is not empty; pass --overwrite to replace it")
     run = open_run(config.model, config.tokenizer, device="cpu")
     model, checkpoint, run_dir, tok_dir = run.model, run.checkpoint, run.run_dir, run.tokenizer_path
     template = Path(config.chat_template).read_text(encoding="utf-8") if config.chat_template else None
     arch = choose(ModelShape.of(model.config), model.config.arch)
     card = model_card(arch, ModelShape.of(model.config), run_summary(checkpoint, run_dir))
-    # assemble beside OUT and rename, so OUT is either the old folder or a complete export
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    # assemble beside OUT and rename, so OUT is either the old folder or a complete export; a remote OUT is
+    # assembled in a local temp folder and uploaded file by file, run.json last (docs/remote.md)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent if out is not None else None,
+                                prefix=f".{out.name}." if out is not None else "roots-export-"))
     try:
         export_hf(model, tok_dir, tmp, template, card,
                   meta={"source_checkpoint": str(checkpoint), "tokenizer_dir": str(tok_dir)})
@@ -161,15 +181,32 @@ def run_export(config: ExportConfig) -> int:
         diff = verify_export(model, tmp) if config.verify else None
         if diff is not None and diff > 1e-3:
             raise UserError(f"exported logits differ from roots' by {diff:.2e}; export not written")
-        if out.exists():
-            shutil.rmtree(out)
-        apply_umask(tmp)  # mkdtemp and safetensors make 0700/0600
-        os.replace(tmp, out)
+        if remote:
+            publish_remote(tmp, config.output)
+        else:
+            if out.exists():
+                shutil.rmtree(out)
+            apply_umask(tmp)  # mkdtemp and safetensors make 0700/0600
+            os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     checked = f", logits match (max |diff| {diff:.1e})" if diff is not None else ""
-    print(f"exported {checkpoint} as {arch.hf_class}{checked} -> {out}")
+    print(f"exported {checkpoint} as {arch.hf_class}{checked} -> {redact(str(config.output))}")
     return 0
+
+
+def publish_remote(folder: Path, url: str) -> None:
+    """Upload a complete export folder to `url`: every object appears whole (one PUT each), and run.json goes
+    last, so a reader that finds run.json finds a complete export; files of an older export that the new one
+    lacks are removed first."""
+    stale = set(list_files(url)) if exists(url) else set()
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    targets = {p: join(url, *p.relative_to(folder).parts) for p in files}
+    remove(join(url, "run.json"))
+    for target in stale - set(targets.values()):
+        remove(target)
+    for p in sorted(files, key=lambda p: p.name == "run.json"):
+        upload(p, targets[p])
 
 
 # -------------------------------------------------------------------------------------- model card
