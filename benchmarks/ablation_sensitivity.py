@@ -65,7 +65,7 @@ def main() -> None:
         n_docs=900, model="gpt2-micro", block_size=128, batch_size=16, train_steps=200, vocab_size=4096,
         eval_max_bytes=100_000)
     start = time.perf_counter()
-    pool = clean_documents(args.data, per_source=300 if args.quick else 600, seed=0)  # full: 900 clean at 0% junk
+    pool = clean_documents(args.data, per_source=400 if args.quick else 600, seed=0)  # full: 900 clean at 0% junk
     boilerplate = crawl_boilerplate(args.data)
     n = size["n_docs"]
     eval_docs, clf_clean, corpus_clean = pool[:60], pool[60:260], pool[260:]
