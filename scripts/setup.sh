@@ -22,5 +22,7 @@ py="$venv/bin/python"
 if ! "$py" -c "import torch" >/dev/null 2>&1; then
     "$py" -m pip install -q "torch==2.13.0"
 fi
-"$py" -m pip install -q -e ".[$extras]"
+# scripts/constraints.txt: the tested versions (a lock for pip; without it the resolver can spend many
+# minutes backtracking through boto3/botocore releases for s3fs + moto)
+"$py" -m pip install -q -e ".[$extras]" -c scripts/constraints.txt
 echo "roots is set up in $venv ($("$py" -c 'import torch; print("torch", torch.__version__)'))"
