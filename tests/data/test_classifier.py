@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import json
+import math
 import random
+import re
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -9,7 +12,19 @@ import pytest
 from roots.cli import main
 from roots.common.errors import UserError
 from roots.common.io import read_json
-from roots.data.classifier import FeatureConfig, TextClassifier, binary_report, fit
+from roots.data.classifier import (
+    BOUNDARY,
+    CHAR_SEED,
+    HASH_BASE,
+    LEN_MUL,
+    NGRAM_MUL,
+    FeatureConfig,
+    HashedFeatures,
+    TextClassifier,
+    binary_report,
+    fit,
+    word_pattern,
+)
 from roots.data.corpus import iter_corpus
 from roots.data.pipeline import CurateConfig, run_curation
 
@@ -125,3 +140,116 @@ def test_step_scores_in_batches_and_directly_alike(tmp_path):
         assert direct.process(again) is None
         assert again.metadata["quality_score"] == doc.metadata["quality_score"]
     assert step._pending == {}
+
+
+# ------------------------------------------------------------- the vectorised features against a reference
+
+_M = (1 << 64) - 1
+_MIXED = [
+    "The quick brown fox -- jumps over the lazy dog; the dog sleeps. THE END, the end!",
+    "这座城市的历史很长，人们在河上修建了桥梁。中文abc中 ひらがなとカタカナ",
+    "Привет, мир! Ещё раз: привет мир.", "مَرْحَبًا بِالْعَالَم، هذا نص عربي", "नमस्ते दुनिया, यह हिंदी है",
+    "emoji 😀😀 🎉 party_time snake_case __init__ x_1 2024-12-03 3.14159 ١٢٣", "", "   \n\t  ", "word",
+    "İstanbul ǅemal ß straße", "lone \ud800 surrogate ok", "spam spam spam spam spam spam spam spam",
+    "a b a b a b a b c", "中",
+]
+
+
+def _mix(x: int) -> int:
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & _M
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & _M
+    return x ^ (x >> 31)
+
+
+def _poly(values: list[int]) -> int:
+    return sum(v * pow(HASH_BASE, k, 1 << 64) for k, v in enumerate(values)) & _M
+
+
+def _reference(text: str, c: FeatureConfig) -> tuple[dict[int, float], list[float]]:
+    """The feature definition, one word at a time in plain Python: {column: value}, dense columns."""
+    text = (text[:c.max_chars] if c.max_chars else text).lower()
+    words = re.findall(word_pattern(), text)
+    hashes = [_mix(_poly([ord(ch) + 1 for ch in w]) ^ (len(w) * LEN_MUL & _M)) for w in words]
+    groups = []
+    for n in range(1, c.word_ngrams + 1):
+        grams = []
+        for i in range(len(hashes) - n + 1):
+            g = hashes[i]
+            for h in hashes[i + 1:i + n]:
+                g = _mix((g * NGRAM_MUL + h) & _M)
+            grams.append(g)
+        groups.append(grams)
+    if c.char_max:
+        grams = []
+        for w in words:
+            if len(w) == 1 and re.fullmatch("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]", w):
+                continue  # a CJK character is a word of its own, without character n-grams
+            marked = [BOUNDARY] + [ord(ch) + 1 for ch in w] + [BOUNDARY]
+            for n in range(c.char_min, c.char_max + 1):
+                grams += [_mix(_poly(marked[i:i + n]) ^ ((n * LEN_MUL ^ CHAR_SEED) & _M))
+                          for i in range(len(marked) - n + 1)]
+        groups.append(grams)
+    features: dict[int, float] = Counter()
+    dense, parts = [], []
+    for i, grams in enumerate(groups):
+        counts = Counter(g & (c.n_features - 1) for g in grams)
+        tf = {k: 1.0 if c.tf == "binary" else 1 + math.log(v) if c.tf == "log" else float(v)
+              for k, v in counts.items()}
+        if c.norm == "order" and tf:
+            norm = math.sqrt(sum(v * v for v in tf.values()))
+            tf = {k: v / norm for k, v in tf.items()}
+        parts.append(tf)
+        if c.repetition and i == c.word_ngrams - 1:
+            dense.append(len(counts) / len(grams) if grams else 1.0)
+    norm = math.sqrt(sum(v * v for tf in parts for v in tf.values())) if c.norm == "joint" else 1.0
+    for tf in parts:
+        for k, v in tf.items():
+            features[k] += v / norm
+    return dict(features), dense
+
+
+@pytest.mark.parametrize("config", [
+    FeatureConfig(n_features=2**10),
+    FeatureConfig(n_features=2**6, word_ngrams=3, tf="log", norm="joint", max_chars=40),
+    FeatureConfig(n_features=2**12, word_ngrams=1, char_min=2, char_max=4, tf="binary", repetition=False),
+    FeatureConfig(n_features=2**8, word_ngrams=0, char_max=3),
+])
+def test_vectorised_features_equal_the_plain_python_definition(config):
+    featurizer = HashedFeatures(config)
+    batch = featurizer.transform(_MIXED)
+    x = batch.matrix(config.n_features).toarray()
+    assert x.shape == (len(_MIXED), config.n_features + featurizer.n_dense)
+    for row, text in zip(x, _MIXED):
+        features, dense = _reference(text, config)
+        hashed = row[:config.n_features]
+        assert set(np.flatnonzero(hashed).tolist()) == set(features), text
+        np.testing.assert_allclose(hashed[sorted(features)], [features[k] for k in sorted(features)], rtol=1e-12)
+        np.testing.assert_allclose(row[config.n_features:], dense, rtol=1e-12)
+    # scoring without the matrix gives the matrix product; a batch split in two gives the same features
+    w = np.random.default_rng(0).normal(size=x.shape[1])
+    np.testing.assert_allclose(batch.logits(w, 0.5), x @ w + 0.5, rtol=1e-9, atol=1e-12)
+    halves = [featurizer.transform(_MIXED[:5]).matrix(config.n_features).toarray(),
+              featurizer.transform(_MIXED[5:]).matrix(config.n_features).toarray()]
+    np.testing.assert_allclose(np.vstack(halves), x, rtol=1e-12)
+
+
+def test_word_characters_match_the_regular_expression_over_every_codepoint():
+    from roots.data.classifier import _codepoint_classes
+
+    table = _codepoint_classes()
+    chars = [chr(c) for c in range(0x110000) if c != 0x0A]
+    matched = {ord(w) for w in re.findall(word_pattern(), "\n".join(chars))}  # runs of one character
+    assert matched == set(np.flatnonzero(table).tolist()) - {0x0A}
+    assert table[ord("_")] and table[ord("७")] and table[0x094D]  # "_", a Devanagari digit, the virama
+    assert not table[ord(" ")] and not table[ord("😀")] and not table[ord("-")]
+
+
+def test_a_model_of_the_old_format_is_a_one_line_error(tmp_path):
+    rng = random.Random(5)
+    fit(_docs(PROSE, 20, rng), _docs(JUNK, 20, rng), FeatureConfig(n_features=2**8), holdout=0.0).save(tmp_path)
+    meta = read_json(tmp_path / "meta.json")
+    (tmp_path / "meta.json").write_text(json.dumps({**meta, "format_version": 1}))
+    with pytest.raises(UserError, match=r"v1, expected roots.text_classifier v2 .*retrain"):
+        TextClassifier.load(tmp_path)
