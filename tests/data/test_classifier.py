@@ -253,3 +253,13 @@ def test_a_model_of_the_old_format_is_a_one_line_error(tmp_path):
     (tmp_path / "meta.json").write_text(json.dumps({**meta, "format_version": 1}))
     with pytest.raises(UserError, match=r"v1, expected roots.text_classifier v2 .*retrain"):
         TextClassifier.load(tmp_path)
+
+
+def test_batches_bound_documents_and_characters():
+    featurizer = HashedFeatures(FeatureConfig(max_chars=0))
+    texts = ["x" * 10] * 5 + ["y" * 100] + ["z"] * 3
+    assert list(featurizer.batches(texts, max_docs=2, max_chars=50)) == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 9)]
+    assert list(featurizer.batches(texts, max_docs=100, max_chars=35)) == [(0, 4), (4, 6), (6, 9)]
+    assert list(featurizer.batches([])) == []
+    cut = HashedFeatures(FeatureConfig(max_chars=5))  # counts the characters it will read
+    assert list(cut.batches(texts, max_docs=100, max_chars=30)) == [(0, 6), (6, 9)]

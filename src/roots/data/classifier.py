@@ -186,6 +186,19 @@ class HashedFeatures:
     def n_dense(self) -> int:
         return 1 if self.config.repetition and self.config.word_ngrams else 0
 
+    def batches(self, texts: list[str], max_docs: int = 256, max_chars: int = 1 << 20) -> Iterator[tuple[int, int]]:
+        """(start, end) slices of at most max_docs documents and about max_chars characters (at least one
+        document): small enough that the per-character arrays stay in cache, so that huge documents with
+        max_chars=0 cannot blow up memory."""
+        start, size, limit = 0, 0, self.config.max_chars
+        for i, t in enumerate(texts):
+            size += min(len(t), limit) if limit else len(t)
+            if i + 1 - start == max_docs or size >= max_chars:
+                yield start, i + 1
+                start, size = i + 1, 0
+        if start < len(texts):
+            yield start, len(texts)
+
     def transform(self, texts: list[str]) -> Featurized:
         c = self.config
         lowered = [(t[:c.max_chars] if c.max_chars else t).lower() for t in texts]
@@ -282,17 +295,16 @@ class TextClassifier:
     def __post_init__(self) -> None:
         self._featurizer = HashedFeatures(self.features)
 
-    def logits(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+    def logits(self, texts: list[str]) -> np.ndarray:
         """w . features + b per text, float64 (ranks documents where probabilities saturate at 1)."""
         out = np.empty(len(texts))
-        for i in range(0, len(texts), batch_size):
-            out[i:i + batch_size] = self._featurizer.transform(texts[i:i + batch_size]).logits(self.weights,
-                                                                                              self.bias)
+        for i, j in self._featurizer.batches(texts):
+            out[i:j] = self._featurizer.transform(texts[i:j]).logits(self.weights, self.bias)
         return out
 
-    def scores(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+    def scores(self, texts: list[str]) -> np.ndarray:
         """P(positive) per text, float32."""
-        return sigmoid(self.logits(texts, batch_size)).astype(np.float32)
+        return sigmoid(self.logits(texts)).astype(np.float32)
 
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
@@ -392,8 +404,8 @@ def fit(positives: list[str], negatives: list[str], features: FeatureConfig, hol
 
     featurizer = HashedFeatures(features)
     texts = [t for t, _ in train]
-    x = sp.vstack([featurizer.transform(texts[i:i + 4096]).matrix(features.n_features)
-                   for i in range(0, len(texts), 4096)], format="csr")
+    x = sp.vstack([featurizer.transform(texts[i:j]).matrix(features.n_features)
+                   for i, j in featurizer.batches(texts)], format="csr")
     y = np.array([lab for _, lab in train])
     model = SGDClassifier(loss="log_loss", alpha=alpha, max_iter=epochs, tol=None, class_weight="balanced",
                           random_state=seed)
