@@ -88,7 +88,9 @@ def test_ablation_reports_intervals_per_arm_and_eval(shared_data, tmp_path, caps
             assert all(0 < v < 20 for v in run["bits_per_byte"].values())
             report = read_json(Path(run["eval"]) / wikitext.name / "REPORT.json")
             assert report["settings"]["model"].startswith(run["model"])
-        assert Path(row["links"]["data"]).is_dir() and Path(row["links"]["tokenizer"]).is_dir()
+        assert Path(row["links"]["data"]).is_dir()
+        # one tokenizer for every arm (trained on the baseline's data), so arms differ only in their data
+        assert row["links"]["tokenizer"] == str(out / "tokenizer") and (out / "tokenizer" / "tokenizer.json").is_file()
     for ev in (wikitext.name, shakespeare.name):
         c = result["comparisons"][ev]
         assert c["arms"]["c4"]["low"] <= c["arms"]["c4"]["mean"] <= c["arms"]["c4"]["high"]
@@ -124,3 +126,25 @@ def test_eval_text_is_capped_at_max_bytes_even_without_blank_lines(tmp_path):
     assert sum(len(t.encode()) for t in texts) <= 1000 and texts[1].startswith("line 0 of")
     assert texts[1].endswith(" .")  # cut at a line break, not mid-word
     assert len(_eval_texts(str(path), 0)[1]) > 50_000  # 0: everything
+
+
+def test_tokenizer_choice_and_resume_with_another_tokenizer_is_refused(tmp_path):
+    from roots.tokenizer.tokenizer import Tokenizer
+    from roots.workflows.ablate import _pin_tokenizer, _shared_tokenizer
+
+    def cfg(tok):
+        return AblateConfig(input=["x"], eval=["y"], tokenizer=tok)
+
+    assert _shared_tokenizer(cfg("per-arm"), tmp_path, "a") is None
+    with pytest.raises(UserError, match="not a roots tokenizer"):
+        _shared_tokenizer(cfg(str(tmp_path)), tmp_path, "a")
+    texts = ["the cat sat on the mat", "a dog ran in the park", "一只猫坐在垫子上"] * 20
+    for i, vocab in enumerate((300, 320)):
+        Tokenizer.train(texts, kind="bpe", vocab_size=vocab).save(tmp_path / f"tok{i}")
+    assert _shared_tokenizer(cfg(str(tmp_path / "tok0")), tmp_path, "a") == tmp_path / "tok0"
+    arm = tmp_path / "arm"
+    arm.mkdir()
+    _pin_tokenizer(arm, tmp_path / "tok0")
+    _pin_tokenizer(arm, tmp_path / "tok0")  # the same tokenizer: resumes
+    with pytest.raises(UserError, match="another tokenizer"):
+        _pin_tokenizer(arm, tmp_path / "tok1")

@@ -3,7 +3,9 @@
 Curate the same crawl with each arm (a recipe, optionally with step overrides), train the same small
 model for the same number of tokens on each result with several seeds, and evaluate every model on the
 same held-out texts in bits per byte (each arm trains its own tokenizer, and bits per byte does not depend
-on the tokenizer). Each arm gets a mean and a 95% t interval over seeds, and its paired difference to the
+on the tokenizer). Every arm is tokenized by one shared tokenizer, as in FineWeb's and DCLM's ablations: a
+tokenizer per arm would add a difference that no seed varies, so intervals over seeds could not see it as
+noise. Each arm gets a mean and a 95% t interval over seeds, and its paired difference to the
 baseline arm (seed i against seed i); a winner is only named when those intervals exclude 0. Writes a
 comparison table, plots and a report; `ablation.json` links each arm's data run -> tokenizer -> models ->
 evals.
@@ -44,7 +46,11 @@ class AblateConfig:
                                                     "intervals"})
     output: Path = field(default=Path("ablation"), metadata={"help": "output folder (reruns resume)"})
     workers: int = 2
-    vocab_size: int = 4096
+    tokenizer: str = field(default="shared", metadata={
+        "help": "'shared': one tokenizer, trained on the baseline arm's curated data, for every arm; 'per-arm': "
+                "each arm trains its own (their difference is then part of what is compared); or the folder of "
+                "a roots tokenizer to use for every arm"})
+    vocab_size: int = field(default=4096, metadata={"help": "vocabulary of the tokenizer(s) ablate trains"})
     model: str = field(default="gpt2-micro", metadata={"help": "model preset, the same for every arm"})
     block_size: int = 128
     batch_size: int = 16
@@ -203,6 +209,33 @@ def _verdict_line(ev: str, comparison: dict[str, Any], baseline: str) -> str:
             + (f"; against {baseline}: " + ", ".join(apart) if apart else ""))
 
 
+def _shared_tokenizer(config: AblateConfig, out: Path, baseline: str) -> Path | None:
+    """The tokenizer every arm uses (None: one per arm)."""
+    if config.tokenizer == "per-arm":
+        return None
+    if config.tokenizer != "shared":
+        path = Path(config.tokenizer)
+        if not (path / "tokenizer.json").is_file():
+            raise UserError(f"--tokenizer {config.tokenizer}: not a roots tokenizer folder (no tokenizer.json); "
+                            "give a folder from `roots tokenize train`, 'shared' or 'per-arm'")
+        return path
+    stages.train_tokenizer(out / baseline / "curated", out / "tokenizer", config.vocab_size)
+    return out / "tokenizer"
+
+
+def _pin_tokenizer(arm_dir: Path, tokenizer: Path) -> None:
+    """Refuse to resume an arm whose models were trained with another tokenizer (their checkpoints would be
+    reused as they are)."""
+    from roots.tokenizer.tokenizer import tokenizer_sha256
+
+    sha, pin = tokenizer_sha256(tokenizer), arm_dir / "tokenizer.sha256"
+    if pin.is_file() and pin.read_text().strip() != sha:
+        raise UserError(f"{arm_dir} was trained with another tokenizer (--tokenizer changed since that run); "
+                        "give a new --output")
+    with atomic_write(pin) as f:
+        f.write(sha + "\n")
+
+
 def ablate(config: AblateConfig) -> int:
     from roots.eval.perplexity import UNITS as PERPLEXITY_UNITS
     from roots.eval.report import write_report
@@ -220,15 +253,23 @@ def ablate(config: AblateConfig) -> int:
     tokens_per_model = config.train_steps * config.batch_size * config.block_size
     rows: list[dict[str, Any]] = []
     start = time.perf_counter()
-    for arm in arms:
-        base = out / arm.name
-        t0 = time.perf_counter()
-        stats = stages.curate(arm.recipe, config.input, base / "curated", config.workers, overrides=arm.overrides)
+    curated = {}
+    for arm in sorted(arms, key=lambda a: a.name != baseline):  # the baseline first: the shared tokenizer's data
+        stats = stages.curate(arm.recipe, config.input, out / arm.name / "curated", config.workers,
+                              overrides=arm.overrides)
         if stats["output"]["docs"] == 0:
             raise UserError(f"arm {arm.name} ({arm.describe()}) kept no documents of {config.input}; "
                             "nothing to train on")
-        stages.train_tokenizer(base / "curated", base / "tokenizer", config.vocab_size)
-        shards = stages.tokenize(base / "tokenizer", base / "curated", base / "shards", 0.1, val_split="tail")
+        curated[arm.name] = stats
+    shared_tokenizer = _shared_tokenizer(config, out, baseline)
+    for arm in arms:
+        base = out / arm.name
+        stats, t0 = curated[arm.name], time.perf_counter()
+        tokenizer = shared_tokenizer or base / "tokenizer"
+        if shared_tokenizer is None:
+            stages.train_tokenizer(base / "curated", tokenizer, config.vocab_size)
+        _pin_tokenizer(base, tokenizer)
+        shards = stages.tokenize(tokenizer, base / "curated", base / "shards", 0.1, val_split="tail")
         train_tokens = shards["splits"]["train"]["tokens"]
         runs = []
         for seed in seeds:
@@ -253,7 +294,7 @@ def ablate(config: AblateConfig) -> int:
             "chars_kept": stats["output"]["chars"], "train_tokens": train_tokens,
             "epochs": tokens_per_model / max(train_tokens, 1), "params": n_params, "runs": runs,
             "sample": sample[0] + sample[1],
-            "links": {"data": str(base / "curated"), "tokenizer": str(base / "tokenizer"),
+            "links": {"data": str(base / "curated"), "tokenizer": str(tokenizer),
                       "shards": str(base / "shards"), "models": [r["model"] for r in runs],
                       "evals": [r["eval"] for r in runs]},
         })
@@ -265,7 +306,7 @@ def ablate(config: AblateConfig) -> int:
     comparisons = compare(rows, eval_names, baseline)
     warnings = _warnings(rows, config, tokens_per_model)
     write_json(out / "ablation.json", {"eval": config.eval, "eval_names": eval_names, "tokens_per_model": tokens_per_model,
-                                       "model": config.model, "seeds": seeds, "baseline": baseline,
+                                       "model": config.model, "tokenizer": config.tokenizer, "seeds": seeds, "baseline": baseline,
                                        "confidence": CONFIDENCE, "results": rows, "comparisons": comparisons,
                                        "warnings": warnings})
     verdicts = [_verdict_line(ev, comparisons[ev], baseline) for ev in eval_names]
