@@ -59,16 +59,16 @@ def _recipes(work: Path, classifier: Path) -> dict[str, Path]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--quick", action="store_true", help="a smaller model, fewer steps and 3 seeds (under a minute)")
-    ap.add_argument("--seeds", type=int, default=0, help="seeds per arm (default: 3 with --quick, else 5)")
+    ap.add_argument("--quick", action="store_true", help="a smaller model, fewer steps and 4 seeds (under a minute)")
+    ap.add_argument("--seeds", type=int, default=0, help="seeds per arm (default: 4 with --quick, else 5)")
     ap.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
     args = ap.parse_args()
     if not (args.data / "MANIFEST.md").exists():
         sys.exit(f"shared data not found at {args.data}: pass --data PATH/TO/shared/data")
     work = args.work or Path(tempfile.mkdtemp(prefix="ablation_sensitivity_"))
     work.mkdir(parents=True, exist_ok=True)
-    size = dict(n_docs=400, per_source=400, model="gpt2-nano", block_size=64, batch_size=8, train_steps=200,
-                vocab_size=1024, eval_max_bytes=30_000, seeds=3) if args.quick else dict(
+    size = dict(n_docs=400, per_source=400, model="gpt2-nano", block_size=64, batch_size=8, train_steps=160,
+                vocab_size=1024, eval_max_bytes=30_000, seeds=4) if args.quick else dict(
         n_docs=600, per_source=600, model="gpt2-micro", block_size=64, batch_size=8, train_steps=400,
         vocab_size=2048, eval_max_bytes=60_000, seeds=5)
     args.seeds = args.seeds or size["seeds"]
@@ -76,10 +76,11 @@ def main() -> None:
     pool = clean_documents(args.data, per_source=size["per_source"], seed=0)
     boilerplate = crawl_boilerplate(args.data)
     n = size["n_docs"]
-    eval_docs, clf_clean, corpus_clean = pool[:60], pool[60:260], pool[260:]
+    # held-out eval text, the classifier's own clean documents, then the corpus: three disjoint parts of the pool
+    eval_docs, clf_clean, corpus_clean = pool[:60], pool[60:460], pool[460:]
     (work / "eval.txt").write_text("\n\n".join(d["text"] for d in eval_docs) + "\n")
     clf = fit([d["text"] for d in clf_clean],
-              [d["text"] for d in junk_documents(200, clf_clean, *boilerplate, seed=1)],
+              [d["text"] for d in junk_documents(len(clf_clean), clf_clean, *boilerplate, seed=1)],
               FeatureConfig(), holdout=0.2)
     clf.save(work / "classifier")
     print(f"classifier: held-out F1 {clf.meta['report']['heldout']['f1']:.3f}")
