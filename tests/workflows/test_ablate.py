@@ -66,6 +66,18 @@ def test_a_winner_is_named_only_when_the_paired_intervals_exclude_zero():
     assert single["best"] is None and single["vs_baseline"]["rules"]["low"] is None
 
 
+def test_no_winner_is_named_when_the_arms_memorised_their_data():
+    from roots.workflows.ablate import _verdict_line
+
+    values = {"none": [4.40, 4.43, 4.41], "rules": [4.20, 4.22, 4.205]}
+    for epochs, named in ((2.0, True), (15.9, False)):
+        rows = [{**r, "epochs": epochs} for r in _rows(values)]
+        c = compare(rows, ["ev"], "none")["ev"]
+        assert c["leader"] == "rules" and c["vs_baseline"]["rules"]["verdict"] == "better"
+        assert (c["best"] == "rules") is named and (c["withheld"] is None) is named
+    assert "15.9 epochs" in c["withheld"] and "no winner is named" in _verdict_line("ev", c, "none")
+
+
 def test_ablation_reports_intervals_per_arm_and_eval(shared_data, tmp_path, capsys):
     out = tmp_path / "abl"
     wikitext = shared_data / "lm/wikitext-2/valid.txt.gz"
@@ -89,7 +101,7 @@ def test_ablation_reports_intervals_per_arm_and_eval(shared_data, tmp_path, caps
             report = read_json(Path(run["eval"]) / wikitext.name / "REPORT.json")
             assert report["settings"]["model"].startswith(run["model"])
         assert Path(row["links"]["data"]).is_dir()
-        # one tokenizer for every arm (trained on the baseline's data), so arms differ only in their data
+        # one tokenizer for every arm (trained on all arms' data), so arms differ only in their data
         assert row["links"]["tokenizer"] == str(out / "tokenizer") and (out / "tokenizer" / "tokenizer.json").is_file()
     for ev in (wikitext.name, shakespeare.name):
         c = result["comparisons"][ev]
@@ -135,13 +147,13 @@ def test_tokenizer_choice_and_resume_with_another_tokenizer_is_refused(tmp_path)
     def cfg(tok):
         return AblateConfig(input=["x"], eval=["y"], tokenizer=tok)
 
-    assert _shared_tokenizer(cfg("per-arm"), tmp_path, "a") is None
+    assert _shared_tokenizer(cfg("per-arm"), tmp_path, ["a"]) is None
     with pytest.raises(UserError, match="not a roots tokenizer"):
-        _shared_tokenizer(cfg(str(tmp_path)), tmp_path, "a")
+        _shared_tokenizer(cfg(str(tmp_path)), tmp_path, ["a"])
     texts = ["the cat sat on the mat", "a dog ran in the park", "一只猫坐在垫子上"] * 20
     for i, vocab in enumerate((300, 320)):
         Tokenizer.train(texts, kind="bpe", vocab_size=vocab).save(tmp_path / f"tok{i}")
-    assert _shared_tokenizer(cfg(str(tmp_path / "tok0")), tmp_path, "a") == tmp_path / "tok0"
+    assert _shared_tokenizer(cfg(str(tmp_path / "tok0")), tmp_path, ["a"]) == tmp_path / "tok0"
     arm = tmp_path / "arm"
     arm.mkdir()
     _pin_tokenizer(arm, tmp_path / "tok0")

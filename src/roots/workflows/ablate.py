@@ -26,6 +26,10 @@ from roots.workflows import stages
 
 DEFAULT_RECIPES = ["refinedweb", "massivetext", "roots"]
 CONFIDENCE = 0.95
+# Up to about 4 epochs, repeated data is worth nearly as much as new data; beyond, models memorise it and
+# the returns fall off (Muennighoff et al. 2023, "Scaling Data-Constrained Language Models"). Past this,
+# ablate names no winner: the gap would measure how much text each arm kept, not how good it is.
+MAX_EPOCHS = 4.0
 
 
 @dataclass
@@ -47,7 +51,7 @@ class AblateConfig:
     output: Path = field(default=Path("ablation"), metadata={"help": "output folder (reruns resume)"})
     workers: int = 2
     tokenizer: str = field(default="shared", metadata={
-        "help": "'shared': one tokenizer, trained on the baseline arm's curated data, for every arm; 'per-arm': "
+        "help": "'shared': one tokenizer, trained on the curated data of all arms together, for every arm; 'per-arm': "
                 "each arm trains its own (their difference is then part of what is compared); or the folder of "
                 "a roots tokenizer to use for every arm"})
     vocab_size: int = field(default=4096, metadata={"help": "vocabulary of the tokenizer(s) ablate trains"})
@@ -163,7 +167,8 @@ def _eval_names(paths: list[str]) -> list[str]:
 
 def compare(rows: list[dict[str, Any]], eval_names: list[str], baseline: str) -> dict[str, dict[str, Any]]:
     """Per evaluation set: every arm's mean bits/byte with its interval, its paired difference to `baseline`
-    with a verdict, and the best arm, named only when it beats every other arm with intervals excluding 0."""
+    with a verdict, and the best arm, named only when it beats every other arm with intervals excluding 0
+    and no arm trained more than MAX_EPOCHS over its data (then `withheld` says why)."""
     from roots.eval.stats import mean_interval, paired_difference
 
     out: dict[str, dict[str, Any]] = {}
@@ -179,8 +184,12 @@ def compare(rows: list[dict[str, Any]], eval_names: list[str], baseline: str) ->
         leader = min(means, key=lambda a: means[a].mean)
         clear = len(rows) > 1 and all(
             paired_difference(values[leader], values[a], CONFIDENCE).high < 0 for a in values if a != leader)
+        epochs = max(r.get("epochs", 0.0) for r in rows)
+        withheld = (f"arms trained up to {epochs:.1f} epochs over their data (more than {MAX_EPOCHS:g} repeats: "
+                    "models memorise it), so the gap measures how much text each arm kept more than how good it "
+                    "is; give more input or fewer --train-steps") if clear and epochs > MAX_EPOCHS else None
         out[ev] = {"arms": {a: m.to_dict() for a, m in means.items()}, "vs_baseline": diffs,
-                   "leader": leader, "best": leader if clear else None}
+                   "leader": leader, "best": leader if clear and not withheld else None, "withheld": withheld}
     return out
 
 
@@ -203,14 +212,18 @@ def _verdict_line(ev: str, comparison: dict[str, Any], baseline: str) -> str:
     if best:
         return (f"{ev}: best {best} ({mean:.4f} bits/byte); its paired differences to every other arm exclude 0 "
                 f"({int(CONFIDENCE * 100)}% intervals)")
+    if comparison.get("withheld"):
+        return (f"{ev}: lowest mean {leader} ({mean:.4f} bits/byte), apart from every other arm, but no winner is "
+                f"named: {comparison['withheld']}")
     vs = comparison["vs_baseline"]
     apart = [f"{a} {v['verdict']}" for a, v in vs.items() if v["verdict"] in ("better", "worse")]
     return (f"{ev}: the arms are not distinguishable at this budget (lowest mean {leader}, {mean:.4f} bits/byte)"
             + (f"; against {baseline}: " + ", ".join(apart) if apart else ""))
 
 
-def _shared_tokenizer(config: AblateConfig, out: Path, baseline: str) -> Path | None:
-    """The tokenizer every arm uses (None: one per arm)."""
+def _shared_tokenizer(config: AblateConfig, out: Path, arms: list[str]) -> Path | None:
+    """The tokenizer every arm uses (None: one per arm); 'shared' trains it on all arms' data together, so
+    that no arm's text (another language, code) is tokenized worse than the others'."""
     if config.tokenizer == "per-arm":
         return None
     if config.tokenizer != "shared":
@@ -219,7 +232,7 @@ def _shared_tokenizer(config: AblateConfig, out: Path, baseline: str) -> Path | 
             raise UserError(f"--tokenizer {config.tokenizer}: not a roots tokenizer folder (no tokenizer.json); "
                             "give a folder from `roots tokenize train`, 'shared' or 'per-arm'")
         return path
-    stages.train_tokenizer(out / baseline / "curated", out / "tokenizer", config.vocab_size)
+    stages.train_tokenizer([out / a / "curated" for a in arms], out / "tokenizer", config.vocab_size)
     return out / "tokenizer"
 
 
@@ -254,14 +267,14 @@ def ablate(config: AblateConfig) -> int:
     rows: list[dict[str, Any]] = []
     start = time.perf_counter()
     curated = {}
-    for arm in sorted(arms, key=lambda a: a.name != baseline):  # the baseline first: the shared tokenizer's data
+    for arm in arms:
         stats = stages.curate(arm.recipe, config.input, out / arm.name / "curated", config.workers,
                               overrides=arm.overrides)
         if stats["output"]["docs"] == 0:
             raise UserError(f"arm {arm.name} ({arm.describe()}) kept no documents of {config.input}; "
                             "nothing to train on")
         curated[arm.name] = stats
-    shared_tokenizer = _shared_tokenizer(config, out, baseline)
+    shared_tokenizer = _shared_tokenizer(config, out, [a.name for a in arms])
     for arm in arms:
         base = out / arm.name
         stats, t0 = curated[arm.name], time.perf_counter()

@@ -16,8 +16,8 @@ def curate(recipe: str, inputs: list[str], out: Path, workers: int,
                                      set=list(overrides or [])))
 
 
-def train_tokenizer(corpus: Path, out: Path, vocab_size: int):
-    """Byte-level BPE on a curated corpus (reused when OUT already holds one)."""
+def train_tokenizer(corpus: Path | list[Path], out: Path, vocab_size: int):
+    """Byte-level BPE on a curated corpus, or several together (reused when OUT already holds one)."""
     from roots.tokenizer.tokenizer import Tokenizer
 
     if not (out / "tokenizer.json").is_file():
