@@ -121,11 +121,15 @@ def test_memorising_arms_are_warned_about():
     from roots.workflows.ablate import _warnings
 
     rows = [{"arm": "small", "train_tokens": 20_000, "epochs": 30.7}, {"arm": "big", "train_tokens": 10**6,
-                                                                       "epochs": 0.6}]
+                                                                       "epochs": 0.6},
+            {"arm": "mid", "train_tokens": 300_000, "epochs": 2.0}]
     warnings = _warnings(rows, AblateConfig(input=["x"], eval=["y"], seeds=1), 614_400)
     assert any("one seed" in w for w in warnings)
-    assert [w for w in warnings if "epochs" in w] == [w for w in warnings if w.startswith("small:")]
-    assert "614,400" in warnings[-1] and "30.7 epochs" in warnings[-1]
+    assert [w for w in warnings if "memorise" in w] == [w for w in warnings if w.startswith("small:")]
+    small = next(w for w in warnings if w.startswith("small:"))
+    assert "614,400" in small and "30.7 epochs" in small and "no winner" in small
+    assert any(w.startswith("mid:") and "2.0 times" in w for w in warnings)
+    assert not any(w.startswith("big:") for w in warnings)
 
 
 def test_eval_text_is_capped_at_max_bytes_even_without_blank_lines(tmp_path):

@@ -198,11 +198,16 @@ def _warnings(rows: list[dict[str, Any]], config: AblateConfig, tokens: int) -> 
     if config.seeds < 2:
         warnings.append("one seed per arm: no intervals, so no arm can be named best (use --seeds 3 or more)")
     for r in rows:
-        if r["epochs"] > 1:
+        if r["epochs"] > MAX_EPOCHS:
             warnings.append(
                 f"{r['arm']}: {r['train_tokens']:,} training tokens, fewer than the {tokens:,} the budget asks; "
                 f"each model trains {r['epochs']:.1f} epochs over its data and can memorise it, so gaps say "
-                "little about the data (give more input or fewer --train-steps)")
+                "little about the data and no winner is named (give more input or fewer --train-steps)")
+        elif r["epochs"] > 1:
+            warnings.append(
+                f"{r['arm']}: {r['train_tokens']:,} training tokens, fewer than the {tokens:,} the budget asks; "
+                f"each model sees its data {r['epochs']:.1f} times (up to {MAX_EPOCHS:g} repeats are worth nearly "
+                "as much as new text; more input would make the comparison cleaner)")
     return warnings
 
 
@@ -356,7 +361,8 @@ def _table_rows(rows, comparisons, eval_names, baseline) -> tuple[list[str], lis
             d = c["vs_baseline"][r["arm"]]
             cells += [_fmt_interval(c["arms"][r["arm"]]),
                       "baseline" if r["arm"] == baseline else f"{_fmt_interval(d, signed=True)} {d['verdict']}"]
-        cells.append(f"{r['epochs']:.1f} epochs (memorises)" if r["epochs"] > 1 else "")
+        cells.append(f"{r['epochs']:.1f} epochs (memorises)" if r["epochs"] > MAX_EPOCHS else
+                     f"{r['epochs']:.1f} epochs (repeats)" if r["epochs"] > 1 else "")
         table.append(cells)
     return header, table
 
