@@ -164,3 +164,9 @@ def test_tokenizer_choice_and_resume_with_another_tokenizer_is_refused(tmp_path)
     _pin_tokenizer(arm, tmp_path / "tok0")  # the same tokenizer: resumes
     with pytest.raises(UserError, match="another tokenizer"):
         _pin_tokenizer(arm, tmp_path / "tok1")
+    # an output of an older roots (no pin): its shards record the tokenizer the models were trained with
+    old = tmp_path / "old_arm"
+    (old / "shards").mkdir(parents=True)
+    (old / "shards" / "meta.json").write_text('{"tokenizer_sha256": "0123"}')
+    with pytest.raises(UserError, match="another tokenizer"):
+        _pin_tokenizer(old, tmp_path / "tok0")

@@ -247,7 +247,10 @@ def _pin_tokenizer(arm_dir: Path, tokenizer: Path) -> None:
     from roots.tokenizer.tokenizer import tokenizer_sha256
 
     sha, pin = tokenizer_sha256(tokenizer), arm_dir / "tokenizer.sha256"
-    if pin.is_file() and pin.read_text().strip() != sha:
+    shards_meta = arm_dir / "shards" / "meta.json"
+    before = (pin.read_text().strip() if pin.is_file() else  # older outputs: the shards say which tokenizer
+              read_json(shards_meta).get("tokenizer_sha256") if shards_meta.is_file() else None)
+    if before and before != sha:
         raise UserError(f"{arm_dir} was trained with another tokenizer (--tokenizer changed since that run); "
                         "give a new --output")
     with atomic_write(pin) as f:
