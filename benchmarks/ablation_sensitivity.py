@@ -67,7 +67,7 @@ def main() -> None:
         sys.exit(f"shared data not found at {args.data}: pass --data PATH/TO/shared/data")
     work = args.work or Path(tempfile.mkdtemp(prefix="ablation_sensitivity_"))
     work.mkdir(parents=True, exist_ok=True)
-    size = dict(n_docs=400, per_source=400, model="gpt2-nano", block_size=64, batch_size=8, train_steps=160,
+    size = dict(n_docs=400, per_source=400, model="gpt2-nano", block_size=64, batch_size=8, train_steps=128,
                 vocab_size=1024, eval_max_bytes=30_000, seeds=4) if args.quick else dict(
         n_docs=600, per_source=600, model="gpt2-micro", block_size=64, batch_size=8, train_steps=400,
         vocab_size=2048, eval_max_bytes=60_000, seeds=5)
