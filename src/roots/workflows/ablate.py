@@ -2,10 +2,9 @@
 
 Curate the same crawl with each arm (a recipe, optionally with step overrides), train the same small
 model for the same number of tokens on each result with several seeds, and evaluate every model on the
-same held-out texts in bits per byte (each arm trains its own tokenizer, and bits per byte does not depend
-on the tokenizer). Every arm is tokenized by one shared tokenizer, as in FineWeb's and DCLM's ablations: a
-tokenizer per arm would add a difference that no seed varies, so intervals over seeds could not see it as
-noise. Each arm gets a mean and a 95% t interval over seeds, and its paired difference to the
+same held-out texts in bits per byte. Every arm is tokenized by one shared tokenizer, as in FineWeb's and
+DCLM's ablations: a tokenizer per arm would add a difference that no seed varies, so intervals over seeds
+could not see it as noise. Each arm gets a mean and a 95% t interval over seeds, and its paired difference to the
 baseline arm (seed i against seed i); a winner is only named when those intervals exclude 0. Writes a
 comparison table, plots and a report; `ablation.json` links each arm's data run -> tokenizer -> models ->
 evals.
