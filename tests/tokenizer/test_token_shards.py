@@ -158,6 +158,30 @@ def test_resume_after_kill_9(documents, bpe_dir, tmp_path):
     assert a == b
 
 
+def test_records_without_ids_are_read_and_odd_records_counted(bpe_dir, tmp_path):
+    """A JSONL of bare {"text": ...} records is the commonest corpus there is: every record is read (ids are
+    labels, given from the line when absent); records of the wrong shape are counted by reason."""
+    from collections import Counter
+
+    from roots.data.corpus import iter_shard
+
+    path = tmp_path / "plain.jsonl.gz"
+    import gzip
+
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write('{"text": "first bare record"}\n["a", "list"]\n{"title": "no text"}\n{"text": 42}\n'
+                '{"text": "中文的第二条记录", "id": 7}\n{"text": "third", "metadata": 5}\n{"text": "last bare record"}\n')
+    skipped: Counter = Counter()
+    docs = list(iter_shard(path, skipped, index=0))
+    assert [d.text for d in docs] == ["first bare record", "中文的第二条记录", "last bare record"]
+    assert [d.id for d in docs] == ["plain.jsonl.gz/0", "7", "plain.jsonl.gz/6"]
+    assert [d.position for d in docs] == [(0, 0), (0, 1), (0, 2)]
+    assert skipped == {"bad_record": 3, "missing_field_text": 1}
+    meta = tokenize(TokenizeConfig(tokenizer=str(bpe_dir), input=str(path), output=str(tmp_path / "shards"),
+                                   val_fraction=0))
+    assert meta["splits"]["train"]["documents"] == 3
+
+
 def test_bad_input_is_counted_not_fatal(bpe_dir, tmp_path):
     corpus = tmp_path / "mixed"
     corpus.mkdir()

@@ -68,26 +68,34 @@ def iter_shard(path: str | os.PathLike, skipped: Counter | None = None, index: i
 
 def _iter_shard(path: Path, skipped: Counter) -> Iterator[Document]:
     if path.name.endswith(".parquet"):
+        k = 0
         for batch in parquet_batches(path, skipped):
             for record in batch.to_pylist():
+                k += 1
                 if not isinstance(record.get("text"), str):
                     skipped["bad_record"] += 1
                     continue
-                yield Document.from_record(record)
+                yield Document.from_record(record, default_id=f"{path.name}/{k - 1}")
         return
-    for raw in lines(path, skipped):
+    for line_no, raw in enumerate(lines(path, skipped)):
         if not raw.strip():
             continue
         line = raw.decode("utf-8", errors="replace")
         try:
             record = json.loads(line)
-            if not isinstance(record.get("text"), str):
-                raise ValueError("no text field")
-            if "\ufffd" in line and "\\ufffd" not in line:
-                skipped["invalid_utf8_repaired"] += 1
-            yield Document.from_record(record)
-        except (ValueError, AttributeError, KeyError):
+        except ValueError:
             skipped["bad_json_line"] += 1
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            missing = isinstance(record, dict) and "text" not in record
+            skipped["missing_field_text" if missing else "bad_record"] += 1
+            continue
+        if "\ufffd" in line and "\\ufffd" not in line:
+            skipped["invalid_utf8_repaired"] += 1
+        try:
+            yield Document.from_record(record, default_id=f"{path.name}/{line_no}")
+        except (ValueError, TypeError):  # metadata that is not an object
+            skipped["bad_record"] += 1
 
 
 def iter_corpus(path: str | os.PathLike, skipped: Counter | None = None) -> Iterator[Document]:

@@ -52,8 +52,12 @@ class Document:
         return {"id": self.id, "text": self.text, "metadata": self.metadata}
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Document:
+    def from_record(cls, record: dict[str, Any], default_id: str = "") -> Document:
+        """A document from a `{"id", "text", "metadata"}` record; a record without an id gets `default_id`
+        (ids are labels: documents are matched by position, never by id)."""
         metadata = record.get("metadata") or {}
         if isinstance(metadata, str):  # Parquet shards keep metadata as a JSON string
             metadata = json.loads(metadata)
-        return cls(text=record["text"], id=str(record["id"]), metadata=dict(metadata))
+        doc_id = record.get("id")
+        return cls(text=record["text"], id=str(doc_id) if doc_id is not None else default_id,
+                   metadata=dict(metadata))
