@@ -47,6 +47,8 @@ def test_arm_mistakes_fail_before_any_work():
         resolve_arms(cfg(arm=["a=c4:c4.no_such_param=1"]))
     with pytest.raises(UserError, match="--baseline"):
         resolve_arms(cfg(recipes=["c4"], baseline="other"))
+    with pytest.raises(UserError, match="not a roots tokenizer"):
+        resolve_arms(cfg(tokenizer="/nonexistent/tok"))
 
 
 def _rows(values: dict[str, list[float]]) -> list[dict]:

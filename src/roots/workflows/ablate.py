@@ -124,6 +124,8 @@ def resolve_arms(config: AblateConfig) -> list[Arm]:
         raise UserError(f"--baseline {config.baseline!r} is not an arm; arms: {', '.join(names)}")
     if config.seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {config.seeds}")
+    if config.tokenizer not in ("shared", "per-arm"):
+        _given_tokenizer(config)
     return arms
 
 
@@ -231,13 +233,17 @@ def _shared_tokenizer(config: AblateConfig, out: Path, arms: list[str]) -> Path 
     if config.tokenizer == "per-arm":
         return None
     if config.tokenizer != "shared":
-        path = Path(config.tokenizer)
-        if not (path / "tokenizer.json").is_file():
-            raise UserError(f"--tokenizer {config.tokenizer}: not a roots tokenizer folder (no tokenizer.json); "
-                            "give a folder from `roots tokenize train`, 'shared' or 'per-arm'")
-        return path
+        return _given_tokenizer(config)
     stages.train_tokenizer([out / a / "curated" for a in arms], out / "tokenizer", config.vocab_size)
     return out / "tokenizer"
+
+
+def _given_tokenizer(config: AblateConfig) -> Path:
+    path = Path(config.tokenizer)
+    if not (path / "tokenizer.json").is_file():
+        raise UserError(f"--tokenizer {config.tokenizer}: not a roots tokenizer folder (no tokenizer.json); "
+                        "give a folder from `roots tokenizer train`, 'shared' or 'per-arm'")
+    return path
 
 
 def _pin_tokenizer(arm_dir: Path, tokenizer: Path) -> None:
