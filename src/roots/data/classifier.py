@@ -370,15 +370,17 @@ def read_texts(inputs: list[str], limit: int = 0) -> tuple[list[str], Counter]:
 
 
 def binary_report(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """Precision, recall and F1 of the positive class, and accuracy."""
-    tp = int(np.sum(predicted & labels))
-    fp = int(np.sum(predicted & ~labels))
-    fn = int(np.sum(~predicted & labels))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1,
-            "accuracy": float(np.mean(predicted == labels)) if len(labels) else 0.0, "docs": len(labels)}
+    """Precision, recall and F1 of the positive class, and accuracy (eval.classification's metrics)."""
+    from roots.eval.classification import classification_metrics
+
+    if not len(labels):
+        return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "accuracy": 0.0, "docs": 0}
+    names = np.where(np.asarray(labels, bool), "positive", "negative").tolist()
+    metrics = classification_metrics(names, np.where(np.asarray(predicted, bool), "positive", "negative").tolist(),
+                                     labels=["positive", "negative"])
+    positive = metrics["per_class"]["positive"]
+    return {"precision": positive["precision"], "recall": positive["recall"], "f1": positive["f1"],
+            "accuracy": metrics["accuracy"], "docs": len(names)}
 
 
 def fit(positives: list[str], negatives: list[str], features: FeatureConfig, holdout: float = 0.1,

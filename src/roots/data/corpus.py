@@ -68,14 +68,12 @@ def iter_shard(path: str | os.PathLike, skipped: Counter | None = None, index: i
 
 def _iter_shard(path: Path, skipped: Counter) -> Iterator[Document]:
     if path.name.endswith(".parquet"):
-        k = 0
-        for batch in parquet_batches(path, skipped):
-            for record in batch.to_pylist():
-                k += 1
-                if not isinstance(record.get("text"), str):
-                    skipped["bad_record"] += 1
-                    continue
-                yield Document.from_record(record, default_id=f"{path.name}/{k - 1}")
+        records = (r for batch in parquet_batches(path, skipped) for r in batch.to_pylist())
+        for row, record in enumerate(records):
+            if not isinstance(record.get("text"), str):
+                skipped["bad_record"] += 1
+                continue
+            yield Document.from_record(record, default_id=f"{path.name}/{row}")
         return
     for line_no, raw in enumerate(lines(path, skipped)):
         if not raw.strip():
